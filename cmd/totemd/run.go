@@ -1,0 +1,198 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"syscall"
+	"time"
+
+	"github.com/totemd/totemd/device"
+	"github.com/totemd/totemd/payment"
+	"github.com/totemd/totemd/payment/paymenttest"
+	"github.com/totemd/totemd/sync/journal"
+	"github.com/totemd/totemd/ui"
+	_ "time/tzdata" // ticket days follow the kiosk's zone even where the OS has no tz database
+)
+
+// stopTimeout is how long a clean stop may take before the process gives up waiting.
+const stopTimeout = 4 * time.Second
+
+// EventHealth is the journal event for a health condition raised or cleared.
+const EventHealth = "health.changed"
+
+func cmdRun(args []string, stderr io.Writer) error {
+	fs := flag.NewFlagSet("run", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	cfgPath := fs.String("config", "", "config file (YAML)")
+	demo := fs.Bool("demo", false, "simulate the PSP, the TEF manager and the printer (never in production)")
+	listen := fs.String("listen", "", "override api.listen (loopback only)")
+	stateDir := fs.String("state-dir", "", "override state_dir")
+	if err := fs.Parse(args); err != nil {
+		return &exitError{2, err}
+	}
+	if fs.NArg() > 0 {
+		return &exitError{2, fmt.Errorf("run takes no arguments, got %q", fs.Args())}
+	}
+	cfg, err := loadConfig(*cfgPath, *demo)
+	if err != nil {
+		return err
+	}
+	if *listen != "" {
+		cfg.API.Listen = *listen
+	}
+	if *stateDir != "" {
+		cfg.StateDir = *stateDir
+	}
+	if err := cfg.Validate(); err != nil {
+		return err
+	}
+	log := newLogger(cfg.Log, stderr)
+	slog.SetDefault(log)
+
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	return daemon(ctx, cfg, *demo, log)
+}
+
+func newLogger(c LogConfig, w io.Writer) *slog.Logger {
+	lvl, _ := parseLevel(c.Level)
+	opts := &slog.HandlerOptions{Level: lvl}
+	if c.Format == "json" {
+		return slog.New(slog.NewJSONHandler(w, opts))
+	}
+	return slog.New(slog.NewTextHandler(w, opts))
+}
+
+// daemon runs totemd until ctx ends, then stops within stopTimeout.
+func daemon(ctx context.Context, cfg Config, demo bool, log *slog.Logger) error {
+	if err := os.MkdirAll(cfg.StateDir, 0o700); err != nil {
+		return fmt.Errorf("creating state dir: %w", err)
+	}
+	store, err := journal.Open(journal.Options{
+		Path: filepath.Join(cfg.StateDir, "journal.db"), KioskID: cfg.Kiosk.ID,
+		Timeout: cfg.Journal.OpenTimeout, Logger: log,
+	})
+	if err != nil {
+		return err
+	}
+	defer store.Close()
+	token, err := ui.LoadOrCreateToken(filepath.Join(cfg.StateDir, ui.TokenFile))
+	if err != nil {
+		return err
+	}
+
+	health := device.NewHealth(nil)
+	health.OnChange(func(c device.Change) {
+		data, _ := json.Marshal(c)
+		if _, err := store.Update(func(tx *journal.Tx) error {
+			_, err := tx.Append(journal.Event{Type: EventHealth, Data: data})
+			return err
+		}); err != nil {
+			log.Error("recording health change", "condition", c.Name, "err", err)
+		}
+	})
+
+	opts := payment.Options{Config: cfg.Payment, Catalog: cfg.Catalog, Store: store, Logger: log}
+	var demoCtl ui.Demo
+	if demo {
+		d := newDemoDevices(health)
+		opts.Pix, opts.Card, opts.Printer = d.pix, d.card, d.printer
+		demoCtl = d
+		log.Warn("DEMO MODE: Pix, TEF and printer are simulated; no real money moves")
+	} else {
+		// The Pix, TEF and printer drivers plug in here. Until a printer is configured the
+		// daemon runs (API, sessions, diagnostics) but takes no payment: nobody pays without
+		// a ticket.
+		opts.Printer = noPrinter{}
+		health.Set("printer.not_configured", device.Critical, "Impressora não configurada: pagamentos desativados.")
+	}
+	svc, err := payment.New(opts)
+	if err != nil {
+		return err
+	}
+	if err := svc.Start(); err != nil {
+		return err
+	}
+	defer svc.Close()
+
+	srv := ui.New(ui.Options{Config: cfg.API, Service: svc, Store: store, Health: health,
+		Token: token, Version: version, Demo: demoCtl, Logger: log})
+	ln, err := srv.Listen()
+	if err != nil {
+		return err
+	}
+	addrFile := filepath.Join(cfg.StateDir, "api.addr")
+	if err := os.WriteFile(addrFile, []byte(ln.Addr().String()+"\n"), 0o600); err != nil {
+		return fmt.Errorf("writing %s: %w", addrFile, err)
+	}
+	defer os.Remove(addrFile)
+
+	served := make(chan error, 1)
+	go func() { served <- srv.Serve(ln) }()
+	log.Info("totemd running", "version", version, "kiosk", cfg.Kiosk.ID, "ui", "http://"+ln.Addr().String()+"/",
+		"state_dir", cfg.StateDir, "last_seq", store.LastSeq(), "demo", demo)
+
+	select {
+	case <-ctx.Done():
+	case err := <-served:
+		return fmt.Errorf("local API stopped: %w", err)
+	}
+	log.Info("stopping")
+	sctx, cancel := context.WithTimeout(context.Background(), stopTimeout)
+	defer cancel()
+	if err := srv.Shutdown(sctx); err != nil && !errors.Is(err, context.DeadlineExceeded) {
+		log.Warn("stopping the local API", "err", err)
+	}
+	<-served
+	return nil
+}
+
+// noPrinter stands where no printer is configured: every payment is refused with the reason.
+type noPrinter struct{}
+
+func (noPrinter) Ready(context.Context) error {
+	return payment.Errf(payment.KindUnavailable, "printer.not_configured", "Impressora não configurada")
+}
+
+func (p noPrinter) PrintTicket(ctx context.Context, _ payment.Ticket) error { return p.Ready(ctx) }
+
+// demoDevices are the simulated PSP, TEF manager and printer of demo mode.
+type demoDevices struct {
+	pix     *paymenttest.Pix
+	card    *paymenttest.Card
+	printer *paymenttest.Printer
+	health  *device.Health
+}
+
+func newDemoDevices(h *device.Health) *demoDevices {
+	c := paymenttest.NewCard()
+	c.Delay = 2 * time.Second
+	return &demoDevices{pix: paymenttest.NewPix(nil), card: c, printer: paymenttest.NewPrinter(), health: h}
+}
+
+// PixPay implements ui.Demo.
+func (d *demoDevices) PixPay(_ context.Context, txid string) error {
+	amount := d.pix.Amount(txid)
+	if amount == 0 || !d.pix.Pay(txid, amount) {
+		return payment.Errf(payment.KindNotFound, "pix.charge_not_found", "Cobrança %q não existe ou não está ativa.", txid)
+	}
+	return nil
+}
+
+// SetPaperOut implements ui.Demo.
+func (d *demoDevices) SetPaperOut(out bool) {
+	d.printer.PaperOut(out)
+	if out {
+		d.health.Set("printer.paper_out", device.Critical, "Impressora sem papel: pagamentos suspensos.")
+	} else {
+		d.health.Clear("printer.paper_out")
+	}
+}

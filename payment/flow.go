@@ -1,0 +1,676 @@
+package payment
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/totemd/totemd/sync/journal"
+)
+
+// callTimeout bounds every single call to the PSP or the printer made by a flow.
+const callTimeout = 30 * time.Second
+
+// spawn runs the flow of attempt n of a session in the background, at most once at a time.
+// Flows are per attempt: an abandoned Pix charge is still watched for a late payment while the
+// customer tries another attempt.
+func (s *Service) spawn(id string, n int) {
+	key := fmt.Sprintf("%s#%d", id, n)
+	s.mu.Lock()
+	if _, busy := s.running[key]; busy {
+		s.mu.Unlock()
+		s.wake(id)
+		return
+	}
+	wake := make(chan struct{}, 1)
+	s.running[key] = wake
+	s.mu.Unlock()
+	s.wg.Go(func() {
+		defer func() {
+			s.mu.Lock()
+			delete(s.running, key)
+			s.mu.Unlock()
+		}()
+		if err := s.flow(id, n, wake); err != nil && s.ctx.Err() == nil {
+			s.log.Error("payment flow stopped", "session", id, "attempt", n, "err", err)
+		}
+	})
+}
+
+// wake nudges the running flows of a session to look again now (a cancel, a relayed Pix hint).
+func (s *Service) wake(id string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for key, ch := range s.running {
+		if strings.HasPrefix(key, id+"#") {
+			select {
+			case ch <- struct{}{}:
+			default:
+			}
+		}
+	}
+}
+
+// sleep waits d, a wake-up or the end of the service; false when the service stops.
+func (s *Service) sleep(d time.Duration, wake <-chan struct{}) bool {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-s.ctx.Done():
+		return false
+	case <-wake:
+		return true
+	case <-t.C:
+		return true
+	}
+}
+
+func (s *Service) flow(id string, n int, wake <-chan struct{}) error {
+	sess, err := s.Get(s.ctx, id)
+	if err != nil {
+		return err
+	}
+	a := sess.Attempt(n)
+	if a == nil {
+		return fmt.Errorf("attempt %d does not exist", n)
+	}
+	if a.Method == MethodPix {
+		return s.pixFlow(id, n, wake)
+	}
+	return s.cardFlow(id, n)
+}
+
+// pixFlow creates the charge (again, harmlessly, after a crash: the txid is derived) and
+// watches it until it ends: paid, expired by our clock, removed, or abandoned and watched for a
+// late payment until LateWatch runs out.
+func (s *Service) pixFlow(id string, n int, wake <-chan struct{}) error {
+	sess, err := s.Get(s.ctx, id)
+	if err != nil {
+		return err
+	}
+	if a := sess.Attempt(n); a.State == AttemptCreating {
+		if err := s.createCharge(sess, a, wake); err != nil {
+			return err
+		}
+	}
+	interval := s.cfg.PixPoll
+	cancelled := false
+	for {
+		sess, err := s.Get(s.ctx, id)
+		if err != nil {
+			return err
+		}
+		a := sess.Attempt(n)
+		if a.State.Final() {
+			if a.State == AttemptConcluded {
+				return s.afterPaid(id)
+			}
+			return nil
+		}
+		now := s.now()
+		abandoned := sess.State != StatePaying || sess.Current().N != n
+		expired := !now.Before(a.Pix.ExpiresAt)
+		if (abandoned || expired) && !cancelled {
+			ctx, cancel := context.WithTimeout(s.ctx, callTimeout)
+			err := s.pix.CancelCharge(ctx, a.Pix.TxID)
+			cancel()
+			cancelled = err == nil
+			if err != nil {
+				s.log.Warn("pix cancel failed; watching for a late payment", "session", id, "txid", a.Pix.TxID, "err", err)
+			}
+		}
+		ctx, cancel := context.WithTimeout(s.ctx, callTimeout)
+		st, err := s.pix.ChargeStatus(ctx, a.Pix.TxID)
+		cancel()
+		wait := interval
+		switch {
+		case err != nil:
+			if s.ctx.Err() != nil {
+				return nil
+			}
+			s.log.Warn("pix status check failed", "session", id, "txid", a.Pix.TxID, "err", err)
+			wait = retryAfter(err, interval*2)
+		case st.State == PixConcluded:
+			if err := s.pixPaid(id, n, st); err != nil {
+				return err
+			}
+			continue
+		case st.State == PixRemovedByReceiver || st.State == PixRemovedByPSP:
+			return s.pixGone(id, n, expired)
+		case !abandoned && expired && cancelled:
+			// The PSP still reads ATIVA after our PATCH: believe our clock, keep watching.
+			return s.pixGone(id, n, true)
+		}
+		if abandoned && now.After(a.Pix.ExpiresAt.Add(s.cfg.LateWatch)) {
+			return s.pixGone(id, n, true)
+		}
+		if st.RetryAfter > wait {
+			wait = st.RetryAfter
+		}
+		if !s.sleep(wait, wake) {
+			return nil
+		}
+		if interval < 4*s.cfg.PixPoll && now.Sub(a.CreatedAt) > time.Minute {
+			interval *= 2
+		}
+	}
+}
+
+// RetryAfterError is implemented by provider errors that carry the PSP's Retry-After.
+type RetryAfterError interface{ RetryAfter() time.Duration }
+
+func retryAfter(err error, dflt time.Duration) time.Duration {
+	var ra RetryAfterError
+	if errors.As(err, &ra) && ra.RetryAfter() > 0 {
+		return ra.RetryAfter()
+	}
+	return min(dflt, 30*time.Second)
+}
+
+func (s *Service) createCharge(sess *Session, a *Attempt, wake <-chan struct{}) error {
+	req := PixChargeRequest{TxID: a.Pix.TxID, Amount: a.Amount, Expiry: s.cfg.PixExpiry,
+		Description: "Ticket " + sess.Ticket}
+	var charge PixCharge
+	var err error
+	for try := 0; try < 4; try++ {
+		ctx, cancel := context.WithTimeout(s.ctx, callTimeout)
+		charge, err = s.pix.CreateCharge(ctx, req)
+		cancel()
+		if err == nil || s.ctx.Err() != nil || AsError(err).Kind == KindInvalid {
+			break
+		}
+		s.log.Warn("pix charge creation failed, retrying with the same txid", "session", sess.ID, "txid", req.TxID, "err", err)
+		if !s.sleep(retryAfter(err, time.Duration(1<<try)*time.Second), wake) {
+			return nil
+		}
+	}
+	if s.ctx.Err() != nil {
+		return nil // resumed at the next start, with the same txid
+	}
+	_, uerr := s.update(sess.ID, func(_ *journal.Tx, sess *Session) error {
+		a := sess.Attempt(a.N)
+		a.UpdatedAt = s.now()
+		if err != nil {
+			a.Problem = ProblemOf(err)
+			if a.Problem.Code == "internal" {
+				a.Problem = &Problem{Code: "pix.psp_unavailable", Message: "Pix indisponível no momento. Tente outra forma de pagamento."}
+			}
+			if err := a.setState(sess.ID, AttemptFailed); err != nil {
+				return err
+			}
+			sess.Problem = a.Problem
+			if sess.State == StatePaying && sess.Current().N == a.N {
+				return sess.setState(StateOpen)
+			}
+			return nil
+		}
+		a.Pix.BRCode, a.Pix.Location = charge.BRCode, charge.Location
+		expiry := charge.Expiry
+		if expiry <= 0 || expiry > s.cfg.PixExpiry {
+			expiry = s.cfg.PixExpiry
+		}
+		a.Pix.ExpiresAt = a.CreatedAt.Add(expiry).UTC()
+		return a.setState(sess.ID, AttemptActive)
+	})
+	if err != nil {
+		s.log.Error("pix charge creation failed", "session", sess.ID, "txid", req.TxID, "err", err)
+	}
+	return uerr
+}
+
+// pixPaid records money received for attempt n: the purchase if it is what was asked while the
+// session waited for it; otherwise (wrong amount, or the session had ended) the money goes back.
+func (s *Service) pixPaid(id string, n int, st PixStatus) error {
+	var paid Money
+	var last PixPayment
+	for _, p := range st.Payments {
+		paid += p.Amount
+		last = p
+	}
+	if len(st.Payments) == 0 {
+		return fmt.Errorf("charge %s is CONCLUIDA without a payment", PixTxID(id, n))
+	}
+	sess, err := s.update(id, func(_ *journal.Tx, sess *Session) error {
+		a := sess.Attempt(n)
+		if a.State != AttemptActive {
+			return errSkip
+		}
+		a.UpdatedAt = s.now()
+		a.Pix.E2EID, a.Pix.PaidCents, a.Pix.PaidAt = last.E2EID, paid, last.Time.UTC()
+		waiting := sess.State == StatePaying && sess.Current().N == n
+		switch {
+		case paid == a.Amount && waiting:
+			if err := a.setState(sess.ID, AttemptConcluded); err != nil {
+				return err
+			}
+			sess.PaidAt = a.Pix.PaidAt
+			return sess.setState(StatePaid)
+		case paid == a.Amount && (sess.State == StateCancelled || sess.State == StateExpired):
+			// The customer had given up: paid late; the policy decides (afterPaid).
+			if err := a.setState(sess.ID, AttemptConcluded); err != nil {
+				return err
+			}
+			sess.PaidAt = a.Pix.PaidAt
+			sess.Problem = &Problem{Code: "pix.paid_late", Message: "Pagamento recebido após o encerramento da compra."}
+			return sess.setState(StatePaidLate)
+		}
+		// Money that does not pay this session: a wrong amount, or a charge the session had
+		// moved past (another attempt paid). It all goes back.
+		a.Pix.RefundID = PixRefundID(sess.ID, n)
+		a.Problem = &Problem{Code: "pix.unexpected_payment", Message: fmt.Sprintf(
+			"Pagamento de %s recebido fora desta compra: o valor será devolvido.", paid)}
+		if paid != a.Amount {
+			a.Problem = &Problem{Code: "pix.wrong_amount", Message: fmt.Sprintf(
+				"Valor pago (%s) diferente do cobrado (%s): o valor será devolvido.", paid, a.Amount)}
+		}
+		if err := a.setState(sess.ID, AttemptFailed); err != nil {
+			return err
+		}
+		if waiting {
+			sess.Problem = a.Problem
+			return sess.setState(StateOpen)
+		}
+		return nil
+	})
+	if err != nil && !errors.Is(err, errSkip) {
+		return err
+	}
+	if sess != nil {
+		if a := sess.Attempt(n); a.State == AttemptFailed && a.Pix.RefundID != "" {
+			return s.refund(id, n)
+		}
+	}
+	return nil
+}
+
+// pixGone ends an attempt whose charge can no longer be paid.
+func (s *Service) pixGone(id string, n int, expired bool) error {
+	_, err := s.update(id, func(_ *journal.Tx, sess *Session) error {
+		a := sess.Attempt(n)
+		if a.State.Final() {
+			return errSkip
+		}
+		a.UpdatedAt = s.now()
+		to := AttemptRemoved
+		if expired {
+			to = AttemptExpired
+			a.Problem = &Problem{Code: "pix.expired", Message: "O QR Code expirou."}
+		}
+		if err := a.setState(sess.ID, to); err != nil {
+			return err
+		}
+		if sess.State == StatePaying && sess.Current().N == n {
+			sess.Problem = a.Problem
+			return sess.setState(StateOpen)
+		}
+		return nil
+	})
+	if errors.Is(err, errSkip) {
+		return nil
+	}
+	return err
+}
+
+// refund gives back the money of Pix attempt n (wrong amount, or a late payment under the
+// refund policy). The devolução id is derived, so a retry after a crash never refunds twice.
+func (s *Service) refund(id string, n int) error {
+	for try := 0; ; try++ {
+		sess, err := s.Get(s.ctx, id)
+		if err != nil {
+			return err
+		}
+		a := sess.Attempt(n)
+		if a.Pix.Refunded {
+			return nil
+		}
+		refundID := PixRefundID(id, n)
+		if a.Pix.RefundID == "" {
+			// Record the intent first: a crash between here and the PSP's answer is retried.
+			if _, err := s.update(id, func(_ *journal.Tx, sess *Session) error {
+				sess.Attempt(n).Pix.RefundID = refundID
+				return nil
+			}); err != nil {
+				return err
+			}
+		}
+		ctx, cancel := context.WithTimeout(s.ctx, callTimeout)
+		err = s.pix.Refund(ctx, a.Pix.E2EID, refundID, a.Pix.PaidCents)
+		cancel()
+		if err == nil {
+			_, err = s.update(id, func(_ *journal.Tx, sess *Session) error {
+				sess.Attempt(n).Pix.Refunded = true
+				if sess.State == StatePaidLate {
+					return sess.setState(StateRefunded)
+				}
+				return nil
+			})
+			if err == nil {
+				s.note(id, "pix.refunded", fmt.Sprintf("Devolução %s de %s enviada (e2eid %s).", refundID, a.Pix.PaidCents, a.Pix.E2EID))
+			}
+			return err
+		}
+		if s.ctx.Err() != nil {
+			return nil
+		}
+		s.log.Error("pix refund failed, retrying", "session", id, "refund", refundID, "err", err)
+		if try == 0 {
+			s.note(id, "pix.refund_failed", "Devolução ainda não concluída: nova tentativa automática.")
+		}
+		if !s.sleep(retryAfter(err, min(time.Duration(1<<min(try, 6))*time.Second, time.Minute)), nil) {
+			return nil
+		}
+	}
+}
+
+// afterPaid takes a session whose money was taken to its end: the ticket, or a refund.
+func (s *Service) afterPaid(id string) error {
+	sess, err := s.Get(s.ctx, id)
+	if err != nil {
+		return err
+	}
+	switch {
+	case sess.State == StatePaid:
+		return s.fulfil(id)
+	case sess.State == StatePaidLate && s.cfg.LatePayment == "fulfil":
+		return s.fulfil(id)
+	case sess.State == StatePaidLate:
+		return s.refund(id, sess.PaidAttempt().N)
+	}
+	return nil
+}
+
+// fulfil prints the ticket of a paid session until it is printed. The money is taken: giving
+// up is not an option, so a failed print is retried (the printer may be refilled) and
+// the failure is recorded for the UI and the operator.
+func (s *Service) fulfil(id string) error {
+	for try := 0; ; try++ {
+		sess, err := s.Get(s.ctx, id)
+		if err != nil {
+			return err
+		}
+		if sess.State != StatePaid && sess.State != StatePaidLate {
+			return nil
+		}
+		ctx, cancel := context.WithTimeout(s.ctx, callTimeout)
+		err = s.printer.PrintTicket(ctx, ticketOf(sess, try > 0))
+		cancel()
+		if err == nil {
+			_, err := s.update(id, func(_ *journal.Tx, sess *Session) error {
+				sess.Problem = nil
+				return sess.setState(StateFulfilled)
+			})
+			return err
+		}
+		if s.ctx.Err() != nil {
+			return nil
+		}
+		p := ProblemOf(err)
+		if try == 0 {
+			s.log.Error("ticket print failed for a paid session; retrying", "session", id, "err", err)
+			_, _ = s.update(id, func(_ *journal.Tx, sess *Session) error {
+				sess.Problem = &Problem{Code: p.Code, Message: "Pagamento recebido. O ticket será impresso assim que a impressora voltar: " + p.Message}
+				return nil
+			})
+		}
+		if !s.sleep(min(time.Duration(1<<min(try, 5))*time.Second, 30*time.Second), nil) {
+			return nil
+		}
+	}
+}
+
+func ticketOf(sess *Session, reprint bool) Ticket {
+	t := Ticket{Number: sess.Ticket, SessionID: sess.ID, Items: sess.Items, Total: sess.TotalCents,
+		PaidAt: sess.PaidAt, Reprint: reprint}
+	if a := sess.PaidAttempt(); a != nil {
+		t.Method, t.Pix, t.Card = a.Method, a.Pix, a.Card
+	} else if a := sess.Current(); a != nil {
+		t.Method, t.Card = a.Method, a.Card
+	}
+	return t
+}
+
+// cardFlow runs a card sale: the approval is written before anything is printed; the manager
+// is told to confirm only once the ticket (with the customer's receipt) printed, and to undo
+// otherwise.
+func (s *Service) cardFlow(id string, n int) error {
+	sess, err := s.Get(s.ctx, id)
+	if err != nil {
+		return err
+	}
+	a := sess.Attempt(n)
+	if a.State == AttemptRequested {
+		req := CardSale{Amount: a.Amount, Document: sess.Ticket, Method: a.Method, Installments: a.Card.Installments}
+		res, err := s.card.Sale(s.ctx, req, func(msg string) {
+			_, _ = s.update(id, func(_ *journal.Tx, sess *Session) error {
+				if a := sess.Attempt(n); a.State == AttemptRequested {
+					a.Message = msg
+				}
+				return nil
+			})
+		})
+		if s.ctx.Err() != nil {
+			return nil // resolved by the pending-transaction rules at the next start
+		}
+		sess, err = s.update(id, func(_ *journal.Tx, sess *Session) error {
+			a := sess.Attempt(n)
+			a.UpdatedAt = s.now()
+			switch {
+			case err != nil:
+				a.Problem = ProblemOf(err)
+				if a.Problem.Code == "internal" {
+					a.Problem = &Problem{Code: "tef.unavailable", Message: "TEF não responde. Tente Pix ou chame o atendente."}
+				}
+				a.Message = a.Problem.Message
+				sess.Problem = a.Problem
+				if err := a.setState(sess.ID, AttemptAborted); err != nil {
+					return err
+				}
+				return sess.setState(StateOpen)
+			case !res.Approved:
+				msg := res.Message
+				if msg == "" {
+					msg = "Transação não aprovada."
+				}
+				a.Message, a.Problem = msg, &Problem{Code: "tef.declined", Message: msg}
+				a.Card.Network, a.Card.Brand = res.Data.Network, res.Data.Brand
+				sess.Problem = a.Problem
+				if err := a.setState(sess.ID, AttemptDeclined); err != nil {
+					return err
+				}
+				return sess.setState(StateOpen)
+			}
+			inst := a.Card.Installments
+			*a.Card = res.Data
+			a.Card.Installments = max(inst, res.Data.Installments)
+			a.Message = "Transação aprovada. Imprimindo o ticket..."
+			return a.setState(sess.ID, AttemptApproved)
+		})
+		if err != nil {
+			return err
+		}
+		a = sess.Attempt(n)
+	}
+	if a.State != AttemptApproved {
+		return nil
+	}
+	ctx, cancel := context.WithTimeout(s.ctx, callTimeout)
+	perr := s.printer.PrintTicket(ctx, ticketOf(sess, false))
+	cancel()
+	if s.ctx.Err() != nil {
+		return nil
+	}
+	if perr != nil {
+		return s.undoCard(id, n, perr)
+	}
+	return s.confirmCard(id, n)
+}
+
+// confirmCard sends CNF for a printed ticket and marks the session paid and fulfilled.
+func (s *Service) confirmCard(id string, n int) error {
+	sess, err := s.update(id, func(_ *journal.Tx, sess *Session) error {
+		sess.Attempt(n).Card.ConfirmSent = true // written before CNF leaves: recovery knows it may have
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	a := sess.Attempt(n)
+	if a.Card.NeedsConfirm {
+		var cerr error
+		for try := 0; try < 3; try++ {
+			ctx, cancel := context.WithTimeout(s.ctx, callTimeout)
+			cerr = s.card.Confirm(ctx, CardResult{Approved: true, Amount: a.Amount, Data: *a.Card})
+			cancel()
+			if cerr == nil || !s.sleep(time.Duration(try+1)*time.Second, nil) {
+				break
+			}
+		}
+		if cerr != nil {
+			// The ticket is printed and the customer served; the confirmation stays pending
+			// and is resolved at the next start by the pending-transaction rules.
+			s.log.Error("card confirmation failed; left pending", "session", id, "err", cerr)
+			s.note(id, "tef.confirm_pending", "Confirmação (CNF) não enviada: pendente para a próxima inicialização.")
+		}
+	}
+	_, err = s.update(id, func(_ *journal.Tx, sess *Session) error {
+		a := sess.Attempt(n)
+		a.UpdatedAt = s.now()
+		a.Message = "Pagamento aprovado. Retire seu ticket."
+		if err := a.setState(sess.ID, AttemptConfirmed); err != nil {
+			return err
+		}
+		sess.PaidAt = s.now().UTC()
+		if err := sess.setState(StatePaid); err != nil {
+			return err
+		}
+		return sess.setState(StateFulfilled)
+	})
+	return err
+}
+
+// undoCard sends NCN for an approved sale whose ticket could not be printed and tells the
+// customer the transaction was cancelled, with network, NSU and amount.
+func (s *Service) undoCard(id string, n int, cause error) error {
+	sess, err := s.Get(s.ctx, id)
+	if err != nil {
+		return err
+	}
+	a := sess.Attempt(n)
+	ctx, cancel := context.WithTimeout(s.ctx, callTimeout)
+	uerr := s.card.Undo(ctx, CardResult{Approved: true, Amount: a.Amount, Data: *a.Card})
+	cancel()
+	if uerr != nil {
+		s.log.Error("card undo failed; left pending", "session", id, "err", uerr)
+	}
+	_, err = s.update(id, func(_ *journal.Tx, sess *Session) error {
+		a := sess.Attempt(n)
+		a.UpdatedAt = s.now()
+		msg := fmt.Sprintf("Transação cancelada: rede %s, NSU %s, valor %s. Não foi possível imprimir o ticket (%s).",
+			a.Card.Network, a.Card.NSU, a.Amount, ProblemOf(cause).Message)
+		a.Message, a.Problem = msg, &Problem{Code: "tef.undone", Message: msg}
+		sess.Problem = a.Problem
+		if err := a.setState(sess.ID, AttemptUndone); err != nil {
+			return err
+		}
+		return sess.setState(StateOpen)
+	})
+	return err
+}
+
+// recover resumes, at start, every flow a stop or a crash interrupted.
+func (s *Service) recover() error {
+	type job struct {
+		id string
+		n  int
+	}
+	var jobs []job
+	var aborted []job
+	err := s.store.View(func(tx *journal.Tx) error {
+		return tx.ForEach(journal.BucketSessions, func(k string, v []byte) error {
+			var sess Session
+			if err := json.Unmarshal(v, &sess); err != nil {
+				return fmt.Errorf("session %s: %w", k, err)
+			}
+			if sess.State.Terminal() {
+				return nil
+			}
+			for _, a := range sess.Attempts {
+				switch {
+				case a.Method == MethodPix && !a.State.Final():
+					jobs = append(jobs, job{sess.ID, a.N})
+				case a.Method == MethodPix && a.State == AttemptConcluded:
+					jobs = append(jobs, job{sess.ID, a.N}) // paid: ticket or refund still owed
+				case a.Method == MethodPix && a.State == AttemptFailed && a.Pix.RefundID != "" && !a.Pix.Refunded:
+					aborted = append(aborted, job{sess.ID, -a.N}) // refund owed
+				case a.Method.Card() && a.State == AttemptRequested:
+					aborted = append(aborted, job{sess.ID, a.N})
+				case a.Method.Card() && a.State == AttemptApproved:
+					aborted = append(aborted, job{sess.ID, a.N})
+				}
+			}
+			return nil
+		})
+	})
+	if err != nil {
+		return storageErr(err)
+	}
+	for _, j := range aborted {
+		s.wg.Go(func() { s.recoverOne(j.id, j.n) })
+	}
+	for _, j := range jobs {
+		s.spawn(j.id, j.n)
+	}
+	return nil
+}
+
+// recoverOne settles an attempt a crash left in the middle.
+func (s *Service) recoverOne(id string, n int) {
+	if n < 0 {
+		if err := s.refund(id, -n); err != nil {
+			s.log.Error("recovering refund", "session", id, "err", err)
+		}
+		return
+	}
+	sess, err := s.Get(s.ctx, id)
+	if err != nil {
+		s.log.Error("recovering session", "session", id, "err", err)
+		return
+	}
+	a := sess.Attempt(n)
+	switch {
+	case a.State == AttemptRequested:
+		// The sale was in the terminal when we stopped. Whatever the terminal did is a pending
+		// transaction it undoes itself unless confirmed; we never confirmed it.
+		_, err = s.update(id, func(_ *journal.Tx, sess *Session) error {
+			a := sess.Attempt(n)
+			a.Problem = &Problem{Code: "tef.interrupted", Message: "Pagamento com cartão interrompido. Nenhum valor foi cobrado."}
+			a.Message = a.Problem.Message
+			if err := a.setState(sess.ID, AttemptAborted); err != nil {
+				return err
+			}
+			if sess.State == StatePaying && sess.Current().N == n {
+				sess.Problem = a.Problem
+				return sess.setState(StateOpen)
+			}
+			return nil
+		})
+	case a.State == AttemptApproved && a.Card.ConfirmSent:
+		// The ticket printed and CNF may have left: the sale stands. Confirm again (harmless).
+		err = s.confirmCard(id, n)
+		if err == nil {
+			s.note(id, "tef.recovered_confirmed", "Transação confirmada após reinício (o ticket já havia sido impresso).")
+		}
+	case a.State == AttemptApproved:
+		// Approved but CNF never sent: the customer got no verified ticket. Undo.
+		err = s.undoCard(id, n, Errf(KindUnavailable, "service.restarted", "o totem reiniciou"))
+		if err == nil {
+			s.note(id, "tef.recovered_undone", "Transação desfeita (NCN) após reinício: o ticket não havia sido confirmado.")
+		}
+	}
+	if err != nil && s.ctx.Err() == nil {
+		s.log.Error("recovering card attempt", "session", id, "attempt", n, "err", err)
+	}
+}
