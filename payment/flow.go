@@ -20,15 +20,20 @@ const callTimeout = 30 * time.Second
 func (s *Service) spawn(id string, n int) {
 	key := fmt.Sprintf("%s#%d", id, n)
 	s.mu.Lock()
-	if _, busy := s.running[key]; busy {
-		s.mu.Unlock()
-		s.wake(id)
+	defer s.mu.Unlock()
+	if s.closing {
+		return // persisted: resumed at the next start
+	}
+	if ch, busy := s.running[key]; busy {
+		select {
+		case ch <- struct{}{}:
+		default:
+		}
 		return
 	}
 	wake := make(chan struct{}, 1)
 	s.running[key] = wake
-	s.mu.Unlock()
-	s.wg.Go(func() {
+	s.wg.Go(func() { // under s.mu with closing false: never after Close began waiting
 		defer func() {
 			s.mu.Lock()
 			delete(s.running, key)
@@ -127,6 +132,18 @@ func (s *Service) pixFlow(id string, n int, wake <-chan struct{}) error {
 		cancel()
 		wait := interval
 		switch {
+		case err != nil && AsError(err).Kind == KindNotFound && !abandoned && !expired:
+			// The PSP does not know a charge we hold active (it lost it, or a restart of a
+			// simulator): PUT it again. The txid is the same, so this can never be a second
+			// charge; the expiry is what is left of ours.
+			s.log.Warn("pix charge unknown at the PSP; creating it again with the same txid", "session", id, "txid", a.Pix.TxID)
+			ctx, cancel := context.WithTimeout(s.ctx, callTimeout)
+			_, cerr := s.pix.CreateCharge(ctx, PixChargeRequest{TxID: a.Pix.TxID, Amount: a.Amount,
+				Expiry: a.Pix.ExpiresAt.Sub(now).Round(time.Second), Description: "Ticket " + sess.Ticket})
+			cancel()
+			if cerr != nil {
+				wait = retryAfter(cerr, interval*2)
+			}
 		case err != nil:
 			if s.ctx.Err() != nil {
 				return nil
@@ -141,8 +158,17 @@ func (s *Service) pixFlow(id string, n int, wake <-chan struct{}) error {
 		case st.State == PixRemovedByReceiver || st.State == PixRemovedByPSP:
 			return s.pixGone(id, n, expired)
 		case !abandoned && expired && cancelled:
-			// The PSP still reads ATIVA after our PATCH: believe our clock, keep watching.
+			// Our PATCH succeeded yet the PSP still reads ATIVA: the charge cannot be paid
+			// any more (it was removed); believe our clock and end the attempt as expired.
 			return s.pixGone(id, n, true)
+		}
+		if expired && !abandoned {
+			// Our clock says the QR is over but the PSP could not remove the charge: give the
+			// customer the kiosk back and keep watching the charge; money that still lands on
+			// it is refunded (pixPaid), since the customer was told the QR expired.
+			if err := s.releaseExpired(id, n); err != nil {
+				return err
+			}
 		}
 		if abandoned && now.After(a.Pix.ExpiresAt.Add(s.cfg.LateWatch)) {
 			return s.pixGone(id, n, true)
@@ -212,7 +238,13 @@ func (s *Service) createCharge(sess *Session, a *Attempt, wake <-chan struct{}) 
 		if expiry <= 0 || expiry > s.cfg.PixExpiry {
 			expiry = s.cfg.PixExpiry
 		}
-		a.Pix.ExpiresAt = a.CreatedAt.Add(expiry).UTC()
+		// The PSP counts expiry from its own creation time; after a crash the charge may have
+		// been created long before this answer.
+		created := charge.CreatedAt
+		if created.IsZero() {
+			created = s.now()
+		}
+		a.Pix.ExpiresAt = created.Add(expiry).UTC()
 		return a.setState(sess.ID, AttemptActive)
 	})
 	if err != nil {
@@ -307,6 +339,25 @@ func (s *Service) pixGone(id string, n int, expired bool) error {
 			return sess.setState(StateOpen)
 		}
 		return nil
+	})
+	if errors.Is(err, errSkip) {
+		return nil
+	}
+	return err
+}
+
+// releaseExpired puts a session whose Pix QR expired by our clock back to open, leaving the
+// attempt active (still watched) until the PSP confirms the charge is gone or LateWatch ends.
+func (s *Service) releaseExpired(id string, n int) error {
+	_, err := s.update(id, func(_ *journal.Tx, sess *Session) error {
+		a := sess.Attempt(n)
+		if sess.State != StatePaying || sess.Current().N != n || a.State != AttemptActive {
+			return errSkip
+		}
+		a.Problem = &Problem{Code: "pix.expired", Message: "O QR Code expirou."}
+		a.UpdatedAt = s.now()
+		sess.Problem = a.Problem
+		return sess.setState(StateOpen)
 	})
 	if errors.Is(err, errSkip) {
 		return nil
@@ -424,10 +475,15 @@ func (s *Service) fulfil(id string) error {
 func ticketOf(sess *Session, reprint bool) Ticket {
 	t := Ticket{Number: sess.Ticket, SessionID: sess.ID, Items: sess.Items, Total: sess.TotalCents,
 		PaidAt: sess.PaidAt, Reprint: reprint}
-	if a := sess.PaidAttempt(); a != nil {
+	a := sess.PaidAttempt()
+	if a == nil {
+		a = sess.Current() // a card sale approved, not yet confirmed
+	}
+	if a != nil {
 		t.Method, t.Pix, t.Card = a.Method, a.Pix, a.Card
-	} else if a := sess.Current(); a != nil {
-		t.Method, t.Card = a.Method, a.Card
+		if t.PaidAt.IsZero() && a.Card != nil {
+			t.PaidAt = a.Card.ApprovedAt
+		}
 	}
 	return t
 }
@@ -451,9 +507,10 @@ func (s *Service) cardFlow(id string, n int) error {
 				return nil
 			})
 		})
-		if s.ctx.Err() != nil {
-			return nil // resolved by the pending-transaction rules at the next start
+		if err != nil && s.ctx.Err() != nil {
+			return nil // no answer because we are stopping: resolved at the next start
 		}
+		// An answer is recorded even while stopping: an approval must never be lost.
 		sess, err = s.update(id, func(_ *journal.Tx, sess *Session) error {
 			a := sess.Attempt(n)
 			a.UpdatedAt = s.now()
@@ -485,6 +542,8 @@ func (s *Service) cardFlow(id string, n int) error {
 			inst := a.Card.Installments
 			*a.Card = res.Data
 			a.Card.Installments = max(inst, res.Data.Installments)
+			a.Card.Charged = res.Amount
+			a.Card.ApprovedAt = s.now().UTC()
 			a.Message = "Transação aprovada. Imprimindo o ticket..."
 			return a.setState(sess.ID, AttemptApproved)
 		})
@@ -493,8 +552,12 @@ func (s *Service) cardFlow(id string, n int) error {
 		}
 		a = sess.Attempt(n)
 	}
-	if a.State != AttemptApproved {
-		return nil
+	if a.State != AttemptApproved || s.ctx.Err() != nil {
+		return nil // stopping after the approval was written: undone at the next start
+	}
+	if charged := a.Card.Charged; charged != 0 && charged != a.Amount {
+		return s.undoCard(id, n, Errf(KindUnavailable, "tef.amount_mismatch",
+			"o valor aprovado (%s) difere do valor da compra (%s)", charged, a.Amount))
 	}
 	ctx, cancel := context.WithTimeout(s.ctx, callTimeout)
 	perr := s.printer.PrintTicket(ctx, ticketOf(sess, false))
@@ -508,7 +571,9 @@ func (s *Service) cardFlow(id string, n int) error {
 	return s.confirmCard(id, n)
 }
 
-// confirmCard sends CNF for a printed ticket and marks the session paid and fulfilled.
+// confirmCard sends CNF for a printed ticket and marks the session paid and fulfilled: the
+// customer has the ticket. The attempt becomes confirmed only once the terminal acknowledged
+// CNF; until then it stays approved and CNF is retried (here, and at every start).
 func (s *Service) confirmCard(id string, n int) error {
 	sess, err := s.update(id, func(_ *journal.Tx, sess *Session) error {
 		sess.Attempt(n).Card.ConfirmSent = true // written before CNF leaves: recovery knows it may have
@@ -518,36 +583,72 @@ func (s *Service) confirmCard(id string, n int) error {
 		return err
 	}
 	a := sess.Attempt(n)
+	var cerr error
 	if a.Card.NeedsConfirm {
-		var cerr error
-		for try := 0; try < 3; try++ {
-			ctx, cancel := context.WithTimeout(s.ctx, callTimeout)
-			cerr = s.card.Confirm(ctx, CardResult{Approved: true, Amount: a.Amount, Data: *a.Card})
-			cancel()
-			if cerr == nil || !s.sleep(time.Duration(try+1)*time.Second, nil) {
-				break
+		cerr = s.sendConfirm(a, 3)
+	}
+	_, err = s.update(id, func(_ *journal.Tx, sess *Session) error {
+		a := sess.Attempt(n)
+		if cerr == nil && a.State == AttemptApproved {
+			a.UpdatedAt = s.now()
+			a.Message = "Pagamento aprovado. Retire seu ticket."
+			if err := a.setState(sess.ID, AttemptConfirmed); err != nil {
+				return err
 			}
 		}
-		if cerr != nil {
-			// The ticket is printed and the customer served; the confirmation stays pending
-			// and is resolved at the next start by the pending-transaction rules.
-			s.log.Error("card confirmation failed; left pending", "session", id, "err", cerr)
-			s.note(id, "tef.confirm_pending", "Confirmação (CNF) não enviada: pendente para a próxima inicialização.")
+		if sess.State == StatePaying && sess.Current().N == n {
+			sess.PaidAt = a.Card.ApprovedAt
+			if sess.PaidAt.IsZero() {
+				sess.PaidAt = a.UpdatedAt.UTC() // written before approved_at existed
+			}
+			if err := sess.setState(StatePaid); err != nil {
+				return err
+			}
+			return sess.setState(StateFulfilled)
+		}
+		return nil
+	})
+	if err != nil || cerr == nil {
+		return err
+	}
+	s.log.Error("card confirmation (CNF) not acknowledged; retrying", "session", id, "nsu", a.Card.NSU, "err", cerr)
+	s.note(id, "tef.confirm_pending", "Confirmação (CNF) ainda não aceita pelo TEF: nova tentativa automática.")
+	for try := 0; ; try++ {
+		if !s.sleep(min(time.Duration(1<<min(try, 6))*time.Second, time.Minute), nil) {
+			return nil // retried at the next start
+		}
+		if cerr = s.sendConfirm(a, 1); cerr == nil {
+			break
 		}
 	}
 	_, err = s.update(id, func(_ *journal.Tx, sess *Session) error {
 		a := sess.Attempt(n)
+		if a.State != AttemptApproved {
+			return errSkip
+		}
 		a.UpdatedAt = s.now()
-		a.Message = "Pagamento aprovado. Retire seu ticket."
-		if err := a.setState(sess.ID, AttemptConfirmed); err != nil {
-			return err
-		}
-		sess.PaidAt = s.now().UTC()
-		if err := sess.setState(StatePaid); err != nil {
-			return err
-		}
-		return sess.setState(StateFulfilled)
+		return a.setState(sess.ID, AttemptConfirmed)
 	})
+	if errors.Is(err, errSkip) {
+		return nil
+	}
+	return err
+}
+
+// sendConfirm sends CNF up to tries times.
+func (s *Service) sendConfirm(a *Attempt, tries int) error {
+	var err error
+	for try := 0; try < tries; try++ {
+		if try > 0 && !s.sleep(time.Duration(try)*time.Second, nil) {
+			return s.ctx.Err()
+		}
+		ctx, cancel := context.WithTimeout(s.ctx, callTimeout)
+		err = s.card.Confirm(ctx, CardResult{Approved: true, Amount: a.Amount, Data: *a.Card})
+		cancel()
+		if err == nil {
+			return nil
+		}
+	}
 	return err
 }
 
@@ -594,14 +695,11 @@ func (s *Service) recover() error {
 			if err := json.Unmarshal(v, &sess); err != nil {
 				return fmt.Errorf("session %s: %w", k, err)
 			}
-			if sess.State.Terminal() {
-				return nil
-			}
 			for _, a := range sess.Attempts {
 				switch {
 				case a.Method == MethodPix && !a.State.Final():
 					jobs = append(jobs, job{sess.ID, a.N})
-				case a.Method == MethodPix && a.State == AttemptConcluded:
+				case a.Method == MethodPix && a.State == AttemptConcluded && !sess.State.Terminal():
 					jobs = append(jobs, job{sess.ID, a.N}) // paid: ticket or refund still owed
 				case a.Method == MethodPix && a.State == AttemptFailed && a.Pix.RefundID != "" && !a.Pix.Refunded:
 					aborted = append(aborted, job{sess.ID, -a.N}) // refund owed
@@ -618,7 +716,7 @@ func (s *Service) recover() error {
 		return storageErr(err)
 	}
 	for _, j := range aborted {
-		s.wg.Go(func() { s.recoverOne(j.id, j.n) })
+		s.goSafe(func() { s.recoverOne(j.id, j.n) })
 	}
 	for _, j := range jobs {
 		s.spawn(j.id, j.n)

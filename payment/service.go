@@ -51,8 +51,9 @@ type Service struct {
 	wg     sync.WaitGroup
 
 	mu      sync.Mutex
-	running map[string]chan struct{} // session id -> wake-up of its running flow
+	running map[string]chan struct{} // "session#attempt" -> wake-up of its running flow
 	started bool
+	closing bool // set by Close: no new flow starts
 }
 
 // New checks the options and returns a Service; Start begins its work.
@@ -94,12 +95,25 @@ func (s *Service) Start() error {
 	if err := s.recover(); err != nil {
 		return err
 	}
-	s.wg.Go(s.sweeper)
+	s.goSafe(s.sweeper)
 	return nil
+}
+
+// goSafe runs fn in the background unless Close has begun: what is not started now is
+// persisted and resumed at the next start.
+func (s *Service) goSafe(fn func()) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if !s.closing {
+		s.wg.Go(fn)
+	}
 }
 
 // Close stops every flow and waits for them. Flows resume at the next Start.
 func (s *Service) Close() {
+	s.mu.Lock()
+	s.closing = true
+	s.mu.Unlock()
 	s.cancel()
 	s.wg.Wait()
 }

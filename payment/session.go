@@ -126,6 +126,8 @@ type CardData struct {
 	Installments    int               `json:"installments,omitempty"`
 	NeedsConfirm    bool              `json:"needs_confirm,omitempty"`
 	ConfirmSent     bool              `json:"confirm_sent,omitempty"`
+	Charged         Money             `json:"charged_cents,omitempty"` // what the terminal says it charged
+	ApprovedAt      time.Time         `json:"approved_at,omitzero"`
 	CustomerReceipt []string          `json:"customer_receipt,omitempty"`
 	MerchantReceipt []string          `json:"merchant_receipt,omitempty"`
 	Ref             map[string]string `json:"ref,omitempty"` // opaque terminal data echoed on confirm/undo

@@ -413,9 +413,17 @@ func (s *Server) events(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, map[string]any{"events": evs, "last_seq": s.o.Store.LastSeq()})
 }
 
-func (s *Server) demoPixPay(w http.ResponseWriter, r *http.Request) {
+// demoOnly answers 404 outside demo mode.
+func (s *Server) demoOnly(w http.ResponseWriter) bool {
 	if s.o.Demo == nil {
 		writeError(w, http.StatusNotFound, "api.not_found", "Demo controls exist only in demo mode (totemd run --demo).")
+		return false
+	}
+	return true
+}
+
+func (s *Server) demoPixPay(w http.ResponseWriter, r *http.Request) {
+	if !s.demoOnly(w) {
 		return
 	}
 	if err := s.o.Demo.PixPay(r.Context(), r.PathValue("txid")); err != nil {
@@ -426,8 +434,7 @@ func (s *Server) demoPixPay(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) demoPrinter(w http.ResponseWriter, r *http.Request) {
-	if s.o.Demo == nil {
-		writeError(w, http.StatusNotFound, "api.not_found", "Demo controls exist only in demo mode (totemd run --demo).")
+	if !s.demoOnly(w) {
 		return
 	}
 	var body struct {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"io"
+	"log/slog"
 	"net"
 	"net/http"
 	"path/filepath"
@@ -36,14 +37,14 @@ type fixture struct {
 // newFixture runs a real Server on a loopback port with a real journal and the fakes.
 func newFixture(t testing.TB) *fixture {
 	t.Helper()
-	store, err := journal.Open(journal.Options{Path: filepath.Join(t.TempDir(), "j.db"), KioskID: "test-kiosk"})
+	store, err := journal.Open(journal.Options{Path: filepath.Join(t.TempDir(), "j.db"), KioskID: "test-kiosk", Logger: slog.New(slog.DiscardHandler)})
 	if err != nil {
 		t.Fatal(err)
 	}
 	cfg := payment.DefaultConfig()
 	cfg.PixPoll = 200 * time.Millisecond
 	f := &fixture{store: store, pix: paymenttest.NewPix(nil), printer: paymenttest.NewPrinter()}
-	f.svc, err = payment.New(payment.Options{Config: cfg, Store: store, Pix: f.pix, Card: paymenttest.NewCard(), Printer: f.printer,
+	f.svc, err = payment.New(payment.Options{Config: cfg, Store: store, Logger: slog.New(slog.DiscardHandler), Pix: f.pix, Card: paymenttest.NewCard(), Printer: f.printer,
 		Catalog: payment.Catalog{{SKU: "CONSULTA", Name: "Consulta", PriceCents: 15000, Prefix: "A"}}})
 	if err != nil {
 		t.Fatal(err)
@@ -52,7 +53,8 @@ func newFixture(t testing.TB) *fixture {
 		t.Fatal(err)
 	}
 	f.srv = New(Options{Config: Config{Listen: "127.0.0.1:0"}, Service: f.svc, Store: store,
-		Health: device.NewHealth(nil), Token: testToken, Version: "test", Demo: fakeDemo{f}})
+		Health: device.NewHealth(nil), Token: testToken, Version: "test", Demo: fakeDemo{f},
+		Logger: slog.New(slog.DiscardHandler)})
 	ln, err := f.srv.Listen()
 	if err != nil {
 		t.Fatal(err)

@@ -21,8 +21,9 @@ const (
 	wsWriteWait  = 10 * time.Second
 	wsPongWait   = 60 * time.Second
 	wsPingEvery  = 25 * time.Second
-	wsQueueSize  = 64  // replies waiting to be written; overflow drops the client
-	wsEventBatch = 256 // events read from the journal at a time
+	wsQueueSize  = 64               // replies waiting to be written
+	wsQueueWait  = 10 * time.Second // a reply waiting this long for room drops the client
+	wsEventBatch = 256              // events read from the journal at a time
 )
 
 // ClientMessage is a command from a WebSocket client. Fields beyond type and id depend on type.
@@ -77,17 +78,25 @@ var upgrader = websocket.Upgrader{
 	CheckOrigin: func(*http.Request) bool { return true },
 }
 
+// outgoing is what the reader hands the writer, in order: a reply, or the client's hello (the
+// writer answers it and starts the replay, so the hello answer comes before any later reply).
+type outgoing struct {
+	msg   ServerMessage
+	hello *ClientMessage
+}
+
 type wsConn struct {
-	s      *Server
-	c      *websocket.Conn
-	remote string
-	send   chan ServerMessage
-	hello  chan ClientMessage // the client's hello, once
-	done   chan struct{}      // closed when the connection ends
-	once   sync.Once
-	bye    chan struct{} // closed by Shutdown: send a going-away close
-	byeMu  sync.Once
-	wg     sync.WaitGroup
+	s         *Server
+	c         *websocket.Conn
+	remote    string
+	send      chan outgoing
+	queueWait time.Duration
+	dropped   bool          // set before done closes when the client was too slow
+	done      chan struct{} // closed when the connection ends
+	once      sync.Once
+	bye       chan struct{} // closed by Shutdown: send a going-away close
+	byeMu     sync.Once
+	wg        sync.WaitGroup
 }
 
 func (s *Server) serveWS(w http.ResponseWriter, r *http.Request) {
@@ -103,7 +112,7 @@ func (s *Server) serveWS(w http.ResponseWriter, r *http.Request) {
 		return // the upgrader has answered
 	}
 	c.SetReadLimit(wsReadLimit)
-	wc := &wsConn{s: s, c: c, remote: r.RemoteAddr, send: make(chan ServerMessage, wsQueueSize), hello: make(chan ClientMessage, 1),
+	wc := &wsConn{s: s, c: c, remote: r.RemoteAddr, send: make(chan outgoing, wsQueueSize), queueWait: wsQueueWait,
 		done: make(chan struct{}), bye: make(chan struct{})}
 	s.mu.Lock()
 	s.conns[wc] = struct{}{}
@@ -135,12 +144,24 @@ func (wc *wsConn) wait(ctx context.Context) {
 	}
 }
 
-// queue hands a message to the writer; a client too slow to take its replies is dropped.
-func (wc *wsConn) queue(m ServerMessage) {
+// queue hands a message to the writer, waiting for room: a client that sends commands faster
+// than it reads the replies slows its own reader down. One that leaves a reply waiting longer
+// than queueWait is dropped (close 1013: try again later); it reconnects and resumes.
+func (wc *wsConn) queue(o outgoing) {
 	select {
-	case wc.send <- m:
+	case wc.send <- o:
+		return
 	case <-wc.done:
+		return
 	default:
+	}
+	t := time.NewTimer(wc.queueWait)
+	defer t.Stop()
+	select {
+	case wc.send <- o:
+	case <-wc.done:
+	case <-t.C:
+		wc.dropped = true // written before end() closes done: the writer reads it after
 		wc.end()
 		wc.s.metrics.wsDropped.Add(1)
 		wc.s.log.Warn("websocket client too slow: dropped", "remote", wc.remote)
@@ -160,24 +181,24 @@ func (wc *wsConn) reader() {
 		}
 		_ = wc.c.SetReadDeadline(time.Now().Add(wsPongWait))
 		if typ != websocket.TextMessage {
-			wc.queue(errMsg("", "ws.bad_message", "Send text frames with JSON messages."))
+			wc.queue(outgoing{msg: errMsg("", "ws.bad_message", "Send text frames with JSON messages.")})
 			continue
 		}
 		m, err := DecodeClientMessage(b)
 		if err != nil {
-			wc.queue(errMsg(m.ID, "ws.bad_message", "Invalid message: "+err.Error()+". See docs/api.md."))
+			wc.queue(outgoing{msg: errMsg(m.ID, "ws.bad_message", "Invalid message: "+err.Error()+". See docs/api.md.")})
 			continue
 		}
 		if m.Type == "hello" {
 			if helloDone {
-				wc.queue(replyErr(m.ID, "ws.hello_twice", "hello was already sent on this connection."))
+				wc.queue(outgoing{msg: replyErr(m.ID, "ws.hello_twice", "hello was already sent on this connection.")})
 				continue
 			}
 			helloDone = true
-			wc.hello <- m // the writer answers it, then replays: the answer comes first
+			wc.queue(outgoing{hello: &m}) // the writer answers it, then replays
 			continue
 		}
-		wc.queue(wc.s.command(context.Background(), m))
+		wc.queue(outgoing{msg: wc.s.command(context.Background(), m)})
 	}
 }
 
@@ -232,11 +253,13 @@ func (wc *wsConn) writer() {
 	defer ping.Stop()
 	store := wc.s.o.Store
 	var cursor uint64
-	streaming := false
+	stale := false // events may have been committed that this client has not been sent
+	var changed <-chan struct{}
 	for {
-		var changed <-chan struct{}
-		if streaming {
-			changed = store.Changed()
+		if stale {
+			// Take the channel before reading, so a commit between the read and the select
+			// is not missed; then send everything after the cursor, in batches.
+			changed, stale = store.Changed(), false
 			for {
 				evs, err := store.Events(cursor, wsEventBatch)
 				if errors.Is(err, journal.ErrCompacted) {
@@ -262,10 +285,10 @@ func (wc *wsConn) writer() {
 				if len(evs) < wsEventBatch {
 					break
 				}
-				// More waiting: let replies and pings through between batches.
+				// More waiting: let a reply through between batches.
 				select {
-				case m := <-wc.send:
-					if !wc.write(m) {
+				case o := <-wc.send:
+					if !wc.handle(o, &cursor, &stale) {
 						return
 					}
 				default:
@@ -274,34 +297,21 @@ func (wc *wsConn) writer() {
 		}
 		select {
 		case <-wc.done:
-			_ = wc.c.WriteControl(websocket.CloseMessage, websocket.FormatCloseMessage(websocket.CloseNormalClosure, ""), time.Now().Add(time.Second))
+			code, text := websocket.CloseNormalClosure, ""
+			if wc.dropped {
+				code, text = websocket.CloseTryAgainLater, "too slow: reconnect and resume"
+			}
+			_ = wc.c.WriteControl(websocket.CloseMessage, websocket.FormatCloseMessage(code, text), time.Now().Add(time.Second))
 			return
 		case <-wc.bye:
 			_ = wc.c.WriteControl(websocket.CloseMessage, websocket.FormatCloseMessage(websocket.CloseGoingAway, "totemd is stopping"), time.Now().Add(time.Second))
 			return
-		case h := <-wc.hello:
-			last, first := store.LastSeq(), store.FirstSeq()
-			if !wc.write(ServerMessage{Type: "hello", ID: h.ID, OK: ptr(true), Protocol: ProtocolVersion,
-				KioskID: store.KioskID(), LastSeq: &last, FirstSeq: &first}) {
-				return
-			}
-			cursor, streaming = 0, true
-			if h.Since != nil {
-				cursor = *h.Since
-			}
-			if cursor > last {
-				// The client saw events this journal never had (another kiosk, a restored
-				// state dir): its view is stale. Tell it to reload; stream from now on.
-				if !wc.write(ServerMessage{Type: "reset", FirstSeq: &first, LastSeq: &last}) {
-					return
-				}
-				cursor = last
-			}
-		case m := <-wc.send:
-			if !wc.write(m) {
+		case o := <-wc.send:
+			if !wc.handle(o, &cursor, &stale) {
 				return
 			}
 		case <-changed:
+			stale = true
 		case <-ping.C:
 			if err := wc.c.WriteControl(websocket.PingMessage, nil, time.Now().Add(wsWriteWait)); err != nil {
 				wc.end()
@@ -309,6 +319,32 @@ func (wc *wsConn) writer() {
 			}
 		}
 	}
+}
+
+// handle writes one reply, or answers the hello and starts the replay from its since.
+func (wc *wsConn) handle(o outgoing, cursor *uint64, stale *bool) bool {
+	if o.hello == nil {
+		return wc.write(o.msg)
+	}
+	store := wc.s.o.Store
+	last, first := store.LastSeq(), store.FirstSeq()
+	if !wc.write(ServerMessage{Type: "hello", ID: o.hello.ID, OK: ptr(true), Protocol: ProtocolVersion,
+		KioskID: store.KioskID(), LastSeq: &last, FirstSeq: &first}) {
+		return false
+	}
+	*cursor, *stale = 0, true
+	if o.hello.Since != nil {
+		*cursor = *o.hello.Since
+	}
+	if *cursor > last {
+		// The client saw events this journal never had (another kiosk, a restored state
+		// dir): its view is stale. Tell it to reload; stream from now on.
+		if !wc.write(ServerMessage{Type: "reset", FirstSeq: &first, LastSeq: &last}) {
+			return false
+		}
+		*cursor = last
+	}
+	return true
 }
 
 func (wc *wsConn) write(m ServerMessage) bool {

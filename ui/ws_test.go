@@ -13,22 +13,10 @@ import (
 	"github.com/gorilla/websocket"
 
 	"github.com/totemd/totemd/sync/journal"
+	"github.com/totemd/totemd/ui/client"
 )
 
-type wsMsg struct {
-	Type     string          `json:"type"`
-	ID       string          `json:"id"`
-	OK       *bool           `json:"ok"`
-	Error    *apiError       `json:"error"`
-	Data     json.RawMessage `json:"data"`
-	Protocol int             `json:"protocol"`
-	LastSeq  *uint64         `json:"last_seq"`
-	FirstSeq *uint64         `json:"first_seq"`
-	Seq      uint64          `json:"seq"`
-	Event    string          `json:"event"`
-	Session  string          `json:"session_id"`
-	Payload  json.RawMessage `json:"payload"`
-}
+type wsMsg = client.Message
 
 func (f *fixture) dial(t testing.TB, hdr http.Header) *websocket.Conn {
 	t.Helper()
@@ -246,23 +234,35 @@ func TestWSShutdownGoesAway(t *testing.T) {
 
 func TestWSQueueOverflowDropsClient(t *testing.T) {
 	f := newFixture(t)
-	wc := &wsConn{s: f.srv, send: make(chan ServerMessage, 2), done: make(chan struct{})}
+	wc := &wsConn{s: f.srv, send: make(chan outgoing, 2), queueWait: 50 * time.Millisecond, done: make(chan struct{})}
 	before := f.srv.metrics.wsDropped.Load()
-	wc.queue(ServerMessage{Type: "reply"})
-	wc.queue(ServerMessage{Type: "reply"})
+	wc.queue(outgoing{msg: ServerMessage{Type: "reply"}})
+	wc.queue(outgoing{msg: ServerMessage{Type: "reply"}})
 	select {
 	case <-wc.done:
 		t.Fatal("dropped before the queue was full")
 	default:
 	}
-	wc.queue(ServerMessage{Type: "reply"})
+	// The writer makes room while the reply waits: nobody is dropped.
+	took := make(chan struct{})
+	go func() {
+		<-wc.send
+		close(took)
+	}()
+	wc.queue(outgoing{msg: ServerMessage{Type: "reply"}})
+	<-took
+	if wc.dropped {
+		t.Fatal("dropped although the writer made room")
+	}
+	// No room for longer than queueWait: dropped, counted, marked for the 1013 close.
+	wc.queue(outgoing{msg: ServerMessage{Type: "reply"}})
 	select {
 	case <-wc.done:
 	default:
 		t.Fatal("a full queue did not drop the client")
 	}
-	if f.srv.metrics.wsDropped.Load() != before+1 {
-		t.Fatal("drop not counted")
+	if !wc.dropped || f.srv.metrics.wsDropped.Load() != before+1 {
+		t.Fatal("drop not marked or not counted")
 	}
 }
 

@@ -40,7 +40,7 @@ func cmdConfigCheck(args []string, stdout io.Writer) error {
 // target is how a CLI command reaches the daemon's state.
 type target struct {
 	stateDir string
-	listen   string
+	addr     string // from <state dir>/api.addr: empty when the daemon of that dir is not running
 }
 
 func cliFlags(name string) (*flag.FlagSet, *string, *string) {
@@ -51,7 +51,7 @@ func cliFlags(name string) (*flag.FlagSet, *string, *string) {
 }
 
 func resolveTarget(cfgPath, stateDir string) (target, error) {
-	t := target{stateDir: "/var/lib/totemd", listen: ui.DefaultConfig().Listen}
+	t := target{stateDir: "/var/lib/totemd"}
 	if cfgPath == "" {
 		if _, err := os.Stat("/etc/totemd/totemd.yaml"); err == nil && stateDir == "" {
 			cfgPath = "/etc/totemd/totemd.yaml"
@@ -62,13 +62,15 @@ func resolveTarget(cfgPath, stateDir string) (target, error) {
 		if err != nil {
 			return t, err
 		}
-		t.stateDir, t.listen = cfg.StateDir, cfg.API.Listen
+		t.stateDir = cfg.StateDir
 	}
 	if stateDir != "" {
 		t.stateDir = stateDir
 	}
+	// Only the daemon of this state dir writes its address there, while it runs: never guess
+	// an address, or the token of this dir could reach another daemon.
 	if b, err := os.ReadFile(filepath.Join(t.stateDir, "api.addr")); err == nil {
-		t.listen = strings.TrimSpace(string(b))
+		t.addr = strings.TrimSpace(string(b))
 	}
 	return t, nil
 }
@@ -80,25 +82,26 @@ type sessionsSource struct {
 }
 
 func openSessions(t target) (*sessionsSource, string, error) {
-	tok, terr := ui.ReadToken(filepath.Join(t.stateDir, ui.TokenFile))
-	if terr == nil {
-		c := client.New(t.listen, tok)
-		ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
-		_, err := c.Status(ctx)
-		cancel()
-		if err == nil {
-			return &sessionsSource{c: c}, "", nil
-		}
-		if !errors.Is(err, syscall.ECONNREFUSED) && !isNetErr(err) {
-			return nil, "", err
+	if t.addr != "" {
+		if tok, err := ui.ReadToken(filepath.Join(t.stateDir, ui.TokenFile)); err == nil {
+			c := client.New(t.addr, tok)
+			ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
+			_, err := c.Status(ctx)
+			cancel()
+			var ae *client.Error
+			switch {
+			case err == nil:
+				return &sessionsSource{c: c}, "", nil
+			case errors.As(err, &ae) && ae.Status == 401:
+				// A stale api.addr (after a crash) now served by another daemon: not ours.
+			case !errors.Is(err, syscall.ECONNREFUSED) && !isNetErr(err):
+				return nil, "", err
+			}
 		}
 	}
 	store, err := journal.Open(journal.Options{Path: filepath.Join(t.stateDir, "journal.db"), ReadOnly: true, Timeout: 2 * time.Second,
 		Logger: slog.New(slog.DiscardHandler)})
 	if err != nil {
-		if terr != nil {
-			return nil, "", fmt.Errorf("%w (and %v)", terr, err)
-		}
 		return nil, "", err
 	}
 	return &sessionsSource{store: store}, "(totemd is not running: read from " + store.Path() + ")", nil

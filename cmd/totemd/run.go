@@ -130,7 +130,7 @@ func daemon(ctx context.Context, cfg Config, demo bool, log *slog.Logger) error 
 		return err
 	}
 	addrFile := filepath.Join(cfg.StateDir, "api.addr")
-	if err := os.WriteFile(addrFile, []byte(ln.Addr().String()+"\n"), 0o600); err != nil {
+	if err := writeFileAtomic(addrFile, []byte(ln.Addr().String()+"\n")); err != nil {
 		return fmt.Errorf("writing %s: %w", addrFile, err)
 	}
 	defer os.Remove(addrFile)
@@ -153,6 +153,15 @@ func daemon(ctx context.Context, cfg Config, demo bool, log *slog.Logger) error 
 	}
 	<-served
 	return nil
+}
+
+// writeFileAtomic writes a small 0600 file so readers never see it half written.
+func writeFileAtomic(path string, data []byte) error {
+	tmp := path + ".tmp"
+	if err := os.WriteFile(tmp, data, 0o600); err != nil {
+		return err
+	}
+	return os.Rename(tmp, path)
 }
 
 // noPrinter stands where no printer is configured: every payment is refused with the reason.
