@@ -29,6 +29,8 @@ type Config struct {
 	MaxAttempts int `yaml:"max_attempts"`
 	// Timezone decides where the day starts for ticket numbers (IANA name).
 	Timezone string `yaml:"timezone"`
+	// QRSize is the side in pixels of the Pix QR PNG sent to the screen.
+	QRSize int `yaml:"qr_size"`
 }
 
 // DefaultConfig returns the defaults.
@@ -42,6 +44,7 @@ func DefaultConfig() Config {
 		LatePayment:    "refund",
 		MaxAttempts:    10,
 		Timezone:       "America/Sao_Paulo",
+		QRSize:         512,
 	}
 }
 
@@ -71,6 +74,9 @@ func (c Config) Validate() error {
 	between("late_watch", c.LateWatch, time.Minute, 7*24*time.Hour)
 	if c.LatePayment != "refund" && c.LatePayment != "fulfil" {
 		errs = append(errs, config.Errorf("late_payment", "%q is not a policy; use refund (give the money back) or fulfil (print the ticket anyway)", c.LatePayment))
+	}
+	if c.QRSize < 128 || c.QRSize > 2048 {
+		errs = append(errs, config.Errorf("qr_size", "must be between 128 and 2048 pixels (got %d)", c.QRSize))
 	}
 	if c.MaxAttempts < 1 || c.MaxAttempts > 99 {
 		errs = append(errs, config.Errorf("max_attempts", "must be between 1 and 99 (got %d)", c.MaxAttempts))

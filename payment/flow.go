@@ -8,6 +8,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/totemd/totemd/payment/pix"
 	"github.com/totemd/totemd/sync/journal"
 )
 
@@ -138,8 +139,7 @@ func (s *Service) pixFlow(id string, n int, wake <-chan struct{}) error {
 			// charge; the expiry is what is left of ours.
 			s.log.Warn("pix charge unknown at the PSP; creating it again with the same txid", "session", id, "txid", a.Pix.TxID)
 			ctx, cancel := context.WithTimeout(s.ctx, callTimeout)
-			_, cerr := s.pix.CreateCharge(ctx, PixChargeRequest{TxID: a.Pix.TxID, Amount: a.Amount,
-				Expiry: a.Pix.ExpiresAt.Sub(now).Round(time.Second), Description: "Ticket " + sess.Ticket})
+			_, cerr := s.pix.CreateCharge(ctx, s.chargeRequest(sess, a))
 			cancel()
 			if cerr != nil {
 				wait = retryAfter(cerr, interval*2)
@@ -196,9 +196,14 @@ func retryAfter(err error, dflt time.Duration) time.Duration {
 	return min(dflt, 30*time.Second)
 }
 
+// chargeRequest is the one request of attempt a: the same bytes on every retry, so a PSP that
+// is idempotent on txid and body answers the same charge.
+func (s *Service) chargeRequest(sess *Session, a *Attempt) PixChargeRequest {
+	return PixChargeRequest{TxID: a.Pix.TxID, Amount: a.Amount, Expiry: s.cfg.PixExpiry, Description: "Ticket " + sess.Ticket}
+}
+
 func (s *Service) createCharge(sess *Session, a *Attempt, wake <-chan struct{}) error {
-	req := PixChargeRequest{TxID: a.Pix.TxID, Amount: a.Amount, Expiry: s.cfg.PixExpiry,
-		Description: "Ticket " + sess.Ticket}
+	req := s.chargeRequest(sess, a)
 	var charge PixCharge
 	var err error
 	for try := 0; try < 4; try++ {
@@ -216,7 +221,14 @@ func (s *Service) createCharge(sess *Session, a *Attempt, wake <-chan struct{}) 
 	if s.ctx.Err() != nil {
 		return nil // resumed at the next start, with the same txid
 	}
-	_, uerr := s.update(sess.ID, func(_ *journal.Tx, sess *Session) error {
+	var qr string
+	if err == nil {
+		var qerr error
+		if qr, qerr = pix.QRDataURL(charge.BRCode, s.cfg.QRSize); qerr != nil {
+			s.log.Error("rendering the Pix QR", "session", sess.ID, "txid", req.TxID, "err", qerr)
+		}
+	}
+	_, uerr := s.update(sess.ID, func(tx *journal.Tx, sess *Session) error {
 		a := sess.Attempt(a.N)
 		a.UpdatedAt = s.now()
 		if err != nil {
@@ -245,7 +257,14 @@ func (s *Service) createCharge(sess *Session, a *Attempt, wake <-chan struct{}) 
 			created = s.now()
 		}
 		a.Pix.ExpiresAt = created.Add(expiry).UTC()
-		return a.setState(sess.ID, AttemptActive)
+		if err := a.setState(sess.ID, AttemptActive); err != nil {
+			return err
+		}
+		// The QR for the screen travels in its own event, committed with the attempt becoming
+		// active and before it: the session JSON stays small.
+		data, _ := json.Marshal(PixQR{TxID: a.Pix.TxID, Attempt: a.N, BRCode: a.Pix.BRCode, PNG: qr, ExpiresAt: a.Pix.ExpiresAt})
+		_, err := tx.Append(journal.Event{Type: EventPixQR, SessionID: sess.ID, Data: data})
+		return err
 	})
 	if err != nil {
 		s.log.Error("pix charge creation failed", "session", sess.ID, "txid", req.TxID, "err", err)
@@ -344,6 +363,105 @@ func (s *Service) pixGone(id string, n int, expired bool) error {
 		return nil
 	}
 	return err
+}
+
+// PixHint is a relayed notice (the PSP's webhook, through the cloud) that charge txid may
+// have been paid. It is a hint, never proof: the charge is read again with GET and believed
+// only then. It returns at once; the check runs in the background.
+func (s *Service) PixHint(ctx context.Context, txid string) error {
+	id, n, ok := parsePixTxID(txid)
+	if !ok {
+		return Errf(KindInvalid, "pix.unknown_txid", "txid %q não é de uma cobrança deste totem.", txid)
+	}
+	sess, err := s.Get(ctx, id)
+	if err != nil {
+		return err
+	}
+	a := sess.Attempt(n)
+	if a == nil || a.Method != MethodPix {
+		return Errf(KindNotFound, "pix.unknown_txid", "txid %q não é de uma cobrança deste totem.", txid)
+	}
+	if !a.State.Final() {
+		s.spawn(id, n) // wakes the running flow, or starts one
+		return nil
+	}
+	if a.State != AttemptConcluded {
+		s.goSafe(func() {
+			if err := s.lateCheck(id, n); err != nil && s.ctx.Err() == nil {
+				s.log.Error("checking a hinted Pix", "session", id, "txid", txid, "err", err)
+			}
+		})
+	}
+	return nil
+}
+
+// PixQR returns what the screen needs for the session's active Pix charge (after a reload:
+// the pix.qr event may be older than what the page resumes from).
+func (s *Service) PixQR(ctx context.Context, id string) (*PixQR, error) {
+	sess, err := s.Get(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	a := sess.Current()
+	if a == nil || a.Method != MethodPix || a.State != AttemptActive || a.Pix.BRCode == "" {
+		return nil, Errf(KindNotFound, "pix.no_active_charge", "Sessão %s não tem cobrança Pix ativa.", id)
+	}
+	png, err := pix.QRDataURL(a.Pix.BRCode, s.cfg.QRSize)
+	if err != nil {
+		return nil, err
+	}
+	return &PixQR{TxID: a.Pix.TxID, Attempt: a.N, BRCode: a.Pix.BRCode, PNG: png, ExpiresAt: a.Pix.ExpiresAt}, nil
+}
+
+// parsePixTxID reverses PixTxID.
+func parsePixTxID(txid string) (id string, n int, ok bool) {
+	if len(txid) != 30 || txid[26:28] != "PX" || !ValidID(txid[:26]) {
+		return "", 0, false
+	}
+	n = int(txid[28]-'0')*10 + int(txid[29]-'0')
+	if txid[28] < '0' || txid[28] > '9' || txid[29] < '0' || txid[29] > '9' || n < 1 {
+		return "", 0, false
+	}
+	return txid[:26], n, true
+}
+
+// lateCheck looks at the charge of an attempt we had closed (expired, removed, failed): money
+// found on it belongs to nobody's purchase and is refunded in full.
+func (s *Service) lateCheck(id string, n int) error {
+	sess, err := s.Get(s.ctx, id)
+	if err != nil {
+		return err
+	}
+	a := sess.Attempt(n)
+	ctx, cancel := context.WithTimeout(s.ctx, callTimeout)
+	st, err := s.pix.ChargeStatus(ctx, a.Pix.TxID)
+	cancel()
+	if err != nil || st.State != PixConcluded || len(st.Payments) == 0 {
+		return err
+	}
+	var paid Money
+	for _, p := range st.Payments {
+		paid += p.Amount
+	}
+	_, err = s.update(id, func(_ *journal.Tx, sess *Session) error {
+		a := sess.Attempt(n)
+		if a.Pix.RefundID != "" || a.State == AttemptConcluded {
+			return errSkip
+		}
+		last := st.Payments[len(st.Payments)-1]
+		a.Pix.E2EID, a.Pix.PaidCents, a.Pix.PaidAt = last.E2EID, paid, last.Time.UTC()
+		a.Pix.RefundID = PixRefundID(id, n)
+		a.Problem = &Problem{Code: "pix.unexpected_payment", Message: fmt.Sprintf(
+			"Pagamento de %s recebido numa cobrança já encerrada: o valor será devolvido.", paid)}
+		return nil
+	})
+	if errors.Is(err, errSkip) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	return s.refund(id, n)
 }
 
 // releaseExpired puts a session whose Pix QR expired by our clock back to open, leaving the
@@ -701,7 +819,7 @@ func (s *Service) recover() error {
 					jobs = append(jobs, job{sess.ID, a.N})
 				case a.Method == MethodPix && a.State == AttemptConcluded && !sess.State.Terminal():
 					jobs = append(jobs, job{sess.ID, a.N}) // paid: ticket or refund still owed
-				case a.Method == MethodPix && a.State == AttemptFailed && a.Pix.RefundID != "" && !a.Pix.Refunded:
+				case a.Method == MethodPix && a.Pix.RefundID != "" && !a.Pix.Refunded && a.State != AttemptConcluded:
 					aborted = append(aborted, job{sess.ID, -a.N}) // refund owed
 				case a.Method.Card() && a.State == AttemptRequested:
 					aborted = append(aborted, job{sess.ID, a.N})

@@ -64,6 +64,7 @@ func TestPixHappyPath(t *testing.T) {
 	want := []string{
 		"session.created:open",
 		"session.state:paying/creating",
+		"pix.qr", // committed with the attempt becoming active, just before it
 		"session.attempt:paying/active",
 		"session.state:paid/concluded",
 		"session.state:fulfilled/concluded",

@@ -19,7 +19,17 @@ const (
 	EventSessionState   = "session.state"   // the session changed state
 	EventSessionAttempt = "session.attempt" // an attempt changed, the session did not
 	EventSessionNote    = "session.note"    // a problem or decision recorded (print failed, refund)
+	EventPixQR          = "pix.qr"          // Data is PixQR: the code to show, with its PNG
 )
+
+// PixQR is what the screen needs to show a Pix charge.
+type PixQR struct {
+	TxID      string    `json:"txid"`
+	Attempt   int       `json:"attempt"`
+	BRCode    string    `json:"brcode"`
+	PNG       string    `json:"png"` // data:image/png;base64,...
+	ExpiresAt time.Time `json:"expires_at"`
+}
 
 // Options wires a Service.
 type Options struct {

@@ -147,7 +147,9 @@ func (s *Server) Handler() http.Handler {
 	route("GET /api/v1/sessions/{id}", kiosk, s.getSession)
 	route("POST /api/v1/sessions/{id}/pay", kiosk, s.paySession)
 	route("POST /api/v1/sessions/{id}/cancel", kiosk, s.cancelSession)
+	route("GET /api/v1/sessions/{id}/pix", kiosk, s.sessionPixQR)
 	route("GET /api/v1/events", operator, s.events)
+	route("POST /api/v1/pix/hint", operator, s.pixHint)
 	route("POST /api/v1/demo/pix/{txid}/pay", kiosk, s.demoPixPay)
 	route("POST /api/v1/demo/printer", kiosk, s.demoPrinter)
 	route("GET /ws", kiosk, s.serveWS)
@@ -411,6 +413,32 @@ func (s *Server) events(w http.ResponseWriter, r *http.Request) {
 		evs = []journal.Event{}
 	}
 	writeJSON(w, http.StatusOK, map[string]any{"events": evs, "last_seq": s.o.Store.LastSeq()})
+}
+
+func (s *Server) sessionPixQR(w http.ResponseWriter, r *http.Request) {
+	qr, err := s.o.Service.PixQR(r.Context(), r.PathValue("id"))
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, qr)
+}
+
+// pixHint takes a relayed notice that a Pix charge may have been paid (the cloud owns the
+// PSP's webhook). The charge is read again from the PSP before anything is believed.
+func (s *Server) pixHint(w http.ResponseWriter, r *http.Request) {
+	var body struct {
+		TxID string `json:"txid"`
+	}
+	if err := decodeBody(r, &body); err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	if err := s.o.Service.PixHint(r.Context(), body.TxID); err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusAccepted, map[string]bool{"accepted": true})
 }
 
 // demoOnly answers 404 outside demo mode.

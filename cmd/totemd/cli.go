@@ -135,6 +135,28 @@ func (s *sessionsSource) list(ctx context.Context, o payment.ListOptions) ([]*pa
 	return svc.List(ctx, o)
 }
 
+// all returns every session created after since, newest first.
+func (s *sessionsSource) all(ctx context.Context, since time.Time) ([]*payment.Session, error) {
+	var out []*payment.Session
+	before := ""
+	for {
+		page, err := s.list(ctx, payment.ListOptions{Limit: 1000, Before: before})
+		if err != nil {
+			return nil, err
+		}
+		for _, sess := range page {
+			if sess.CreatedAt.Before(since) {
+				return out, nil
+			}
+			out = append(out, sess)
+		}
+		if len(page) < 1000 {
+			return out, nil
+		}
+		before = page[len(page)-1].ID
+	}
+}
+
 func (s *sessionsSource) get(ctx context.Context, id string) (*payment.Session, error) {
 	if s.c != nil {
 		return s.c.Session(ctx, id)

@@ -10,6 +10,7 @@ import (
 	"github.com/totemd/totemd/configs"
 	"github.com/totemd/totemd/internal/config"
 	"github.com/totemd/totemd/payment"
+	"github.com/totemd/totemd/payment/pix"
 	"github.com/totemd/totemd/sync/journal"
 	"github.com/totemd/totemd/ui"
 )
@@ -23,6 +24,7 @@ type Config struct {
 	Payment  payment.Config  `yaml:"payment"`
 	Catalog  payment.Catalog `yaml:"catalog"`
 	Journal  journal.Config  `yaml:"journal"`
+	Pix      pix.Config      `yaml:"pix"`
 }
 
 // KioskConfig identifies the kiosk.
@@ -75,6 +77,7 @@ func defaultConfig() Config {
 		API:      ui.DefaultConfig(),
 		Payment:  payment.DefaultConfig(),
 		Journal:  journal.DefaultConfig(),
+		Pix:      pix.DefaultConfig(),
 	}
 }
 
@@ -92,6 +95,7 @@ func (c Config) Validate() error {
 		config.Within("payment", c.Payment.Validate()),
 		config.Within("catalog", c.Catalog.Validate()),
 		config.Within("journal", c.Journal.Validate()),
+		config.Within("pix", c.Pix.Validate()),
 	)
 }
 

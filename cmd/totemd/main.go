@@ -11,6 +11,8 @@ import (
 	"fmt"
 	"io"
 	"os"
+
+	"github.com/totemd/totemd/payment/pix/pixsim"
 )
 
 // version is set at build time: -ldflags "-X main.version=1.2.3".
@@ -70,6 +72,13 @@ func runMain(args []string, stdout, stderr io.Writer) error {
 		return cmdConfigCheck(args[2:], stdout)
 	case "sessions":
 		return cmdSessions(args[1:], stdout)
+	case "pix":
+		return cmdPix(args[1:], stdout)
+	case "sim":
+		if len(args) < 2 || args[1] != "pix" {
+			return &exitError{2, errors.New("usage: totemd sim pix [--listen ADDR] [--dir DIR] [--dialect bcb|efi]")}
+		}
+		return pixsim.Main(args[2:])
 	case "version", "--version", "-v":
 		fmt.Fprintln(stdout, "totemd", version)
 		return nil

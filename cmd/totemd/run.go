@@ -17,6 +17,8 @@ import (
 	"github.com/totemd/totemd/device"
 	"github.com/totemd/totemd/payment"
 	"github.com/totemd/totemd/payment/paymenttest"
+	"github.com/totemd/totemd/payment/pix"
+	"github.com/totemd/totemd/payment/pix/pixsim"
 	"github.com/totemd/totemd/sync/journal"
 	"github.com/totemd/totemd/ui"
 	_ "time/tzdata" // ticket days follow the kiosk's zone even where the OS has no tz database
@@ -103,16 +105,34 @@ func daemon(ctx context.Context, cfg Config, demo bool, log *slog.Logger) error 
 	opts := payment.Options{Config: cfg.Payment, Catalog: cfg.Catalog, Store: store, Logger: log}
 	var demoCtl ui.Demo
 	if demo {
-		d := newDemoDevices(health)
-		opts.Pix, opts.Card, opts.Printer = d.pix, d.card, d.printer
+		d, err := newDemoDevices(cfg.StateDir, health, log)
+		if err != nil {
+			return err
+		}
+		defer d.close()
+		cfg.Pix = d.pixConfig
+		opts.Card, opts.Printer = d.card, d.printer
 		demoCtl = d
-		log.Warn("DEMO MODE: Pix, TEF and printer are simulated; no real money moves")
+		log.Warn("DEMO MODE: the PSP, TEF and printer are simulated; no real money moves", "psp", cfg.Pix.BaseURL)
 	} else {
-		// The Pix, TEF and printer drivers plug in here. Until a printer is configured the
+		// The TEF and printer drivers plug in here. Until a printer is configured the
 		// daemon runs (API, sessions, diagnostics) but takes no payment: nobody pays without
 		// a ticket.
 		opts.Printer = noPrinter{}
 		health.Set("printer.not_configured", device.Critical, "Impressora não configurada: pagamentos desativados.")
+	}
+	if cfg.Pix.Enabled() {
+		client, err := pix.New(cfg.Pix, pix.Options{Logger: log})
+		if err != nil {
+			return fmt.Errorf("pix: %w", err)
+		}
+		defer client.Close()
+		if left := time.Until(pix.Info(client.Certificate()).NotAfter); left < 30*24*time.Hour {
+			health.Set("pix.cert_expiring", device.Warning, fmt.Sprintf("Certificado do PSP expira em %d dias: renove-o.", int(left.Hours()/24)))
+		}
+		psp := payment.NewPixPSP(client, cfg.Pix)
+		psp.OnResult = pspHealth(health)
+		opts.Pix = psp
 	}
 	svc, err := payment.New(opts)
 	if err != nil {
@@ -173,25 +193,72 @@ func (noPrinter) Ready(context.Context) error {
 
 func (p noPrinter) PrintTicket(ctx context.Context, _ payment.Ticket) error { return p.Ready(ctx) }
 
-// demoDevices are the simulated PSP, TEF manager and printer of demo mode.
-type demoDevices struct {
-	pix     *paymenttest.Pix
-	card    *paymenttest.Card
-	printer *paymenttest.Printer
-	health  *device.Health
+// pspHealth turns the outcome of PSP calls into the pix.unreachable condition.
+func pspHealth(h *device.Health) func(error) {
+	return func(err error) {
+		if err == nil {
+			h.Clear("pix.unreachable")
+			return
+		}
+		if e := payment.AsError(err); e.Code == "pix.psp_unavailable" || e.Code == "pix.auth_failed" {
+			h.Set("pix.unreachable", device.Warning, "Pix indisponível: o PSP não responde. "+e.Message)
+		}
+	}
 }
 
-func newDemoDevices(h *device.Health) *demoDevices {
+// demoDevices are the simulated devices of demo mode: pixsim (a real HTTPS + mTLS server on
+// loopback, reached through the production client), and in-process fakes of the TEF manager
+// and the printer until their simulators land.
+type demoDevices struct {
+	sim       *pixsim.Sim
+	pixConfig pix.Config
+	card      *paymenttest.Card
+	printer   *paymenttest.Printer
+	health    *device.Health
+}
+
+// The demo PSP's credentials: not secrets, the simulator only exists on this machine.
+const (
+	demoClientID     = "totemd-demo"
+	demoClientSecret = "demo-secret"
+	demoPixKey       = "7f6844d0-de89-47e5-9ef7-e0a35a681615"
+)
+
+func newDemoDevices(stateDir string, h *device.Health, log *slog.Logger) (*demoDevices, error) {
+	dir := filepath.Join(stateDir, "pixsim")
+	sim, err := pixsim.Start(pixsim.Options{Dir: dir, ClientID: demoClientID, ClientSecret: demoClientSecret,
+		PixKey: demoPixKey, MerchantName: "TOTEMD DEMO", MerchantCity: "SAO PAULO", Logger: log.With("component", "pixsim")})
+	if err != nil {
+		return nil, fmt.Errorf("starting the PSP simulator: %w", err)
+	}
+	secretFile := filepath.Join(dir, "client_secret")
+	if err := writeFileAtomic(secretFile, []byte(demoClientSecret+"\n")); err != nil {
+		sim.Close()
+		return nil, err
+	}
+	certs := sim.Certs()
 	c := paymenttest.NewCard()
 	c.Delay = 2 * time.Second
-	return &demoDevices{pix: paymenttest.NewPix(nil), card: c, printer: paymenttest.NewPrinter(), health: h}
+	return &demoDevices{
+		sim: sim,
+		pixConfig: pix.Config{Profile: "bcb", BaseURL: sim.BaseURL(), ClientID: demoClientID,
+			ClientSecretFile: secretFile, Cert: filepath.Join(certs.Dir, "client.pem"), Key: filepath.Join(certs.Dir, "client.key"),
+			CA: filepath.Join(certs.Dir, "ca.pem"), PixKey: demoPixKey, MerchantName: "TOTEMD DEMO", MerchantCity: "SAO PAULO",
+			Timeout: 15 * time.Second},
+		card: c, printer: paymenttest.NewPrinter(), health: h,
+	}, nil
 }
 
-// PixPay implements ui.Demo.
+func (d *demoDevices) close() { d.sim.Close() }
+
+// PixPay implements ui.Demo: the simulated customer pays what the charge asks.
 func (d *demoDevices) PixPay(_ context.Context, txid string) error {
-	amount := d.pix.Amount(txid)
-	if amount == 0 || !d.pix.Pay(txid, amount) {
-		return payment.Errf(payment.KindNotFound, "pix.charge_not_found", "Cobrança %q não existe ou não está ativa.", txid)
+	ch, ok := d.sim.Charge(txid)
+	if !ok {
+		return payment.Errf(payment.KindNotFound, "pix.charge_not_found", "Cobrança %q não existe.", txid)
+	}
+	if _, err := d.sim.Pay(txid, ch.AmountCents); err != nil {
+		return payment.Errf(payment.KindConflict, "pix.charge_not_active", "Cobrança %q não pode ser paga: %v", txid, err)
 	}
 	return nil
 }

@@ -3,7 +3,7 @@
 "use strict";
 const app = document.getElementById("app");
 const banners = document.getElementById("banners");
-const state = { status: null, session: null, lastSeq: Number(sessionStorage.getItem("lastSeq") || 0), ws: null, nextId: 1, waiting: {} };
+const state = { status: null, session: null, qr: {}, lastSeq: Number(sessionStorage.getItem("lastSeq") || 0), ws: null, nextId: 1, waiting: {} };
 
 const el = (tag, attrs = {}, ...kids) => {
   const e = document.createElement(tag);
@@ -36,6 +36,7 @@ function connect() {
     if (m.type === "event") {
       state.lastSeq = m.seq; sessionStorage.setItem("lastSeq", m.seq);
       if (m.event === "health.changed") refreshStatus();
+      if (m.event === "pix.qr") { state.qr[m.payload.txid] = m.payload; if (state.session && m.session_id === state.session.id) render(); }
       if (m.event.startsWith("session.") && m.event !== "session.note" && state.session && m.session_id === state.session.id) {
         if (m.payload.version >= state.session.version) { state.session = m.payload; render(); }
       }
@@ -109,6 +110,9 @@ function render() {
       const pix = a.pix || {};
       const kids = [head, el("p", {}, pix.brcode ? "Pague com o Pix copia e cola:" : "Gerando cobrança Pix…")];
       if (pix.brcode) {
+        const qr = state.qr[pix.txid];
+        if (qr) kids.push(el("img", { class: "qr", "data-testid": "pix-qr", src: qr.png, alt: "QR Code Pix" }));
+        else fetch(`/api/v1/sessions/${s.id}/pix`).then((r) => r.ok && r.json()).then((q) => { if (q) { state.qr[q.txid] = q; render(); } });
         kids.push(el("div", { class: "brcode", "data-testid": "pix-copy" }, pix.brcode));
         kids.push(el("p", { class: "muted" }, `Válido até ${new Date(pix.expires_at).toLocaleTimeString("pt-BR")}`));
         if (st.demo) kids.push(el("button", { "data-testid": "demo-pay", onclick: () => fetch(`/api/v1/demo/pix/${pix.txid}/pay`, { method: "POST" }) }, "simular pagamento"));
