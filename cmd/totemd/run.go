@@ -105,15 +105,20 @@ func daemon(ctx context.Context, cfg Config, demo bool, log *slog.Logger) error 
 	opts := payment.Options{Config: cfg.Payment, Catalog: cfg.Catalog, Store: store, Logger: log}
 	var demoCtl ui.Demo
 	if demo {
-		d, err := newDemoDevices(cfg.StateDir, health, log)
+		// Demo mode simulates what the config does not configure: with a pix section, that
+		// PSP is used (e.g. a simulator in another process); without, pixsim runs in-process.
+		d, err := newDemoDevices(cfg.StateDir, !cfg.Pix.Enabled(), health, log)
 		if err != nil {
 			return err
 		}
 		defer d.close()
-		cfg.Pix = d.pixConfig
+		if d.sim != nil {
+			cfg.Pix = d.pixConfig
+		}
 		opts.Card, opts.Printer = d.card, d.printer
 		demoCtl = d
-		log.Warn("DEMO MODE: the PSP, TEF and printer are simulated; no real money moves", "psp", cfg.Pix.BaseURL)
+		log.Warn("DEMO MODE: the TEF manager and the printer are simulated; no real money moves",
+			"psp", cfg.Pix.BaseURL, "psp_simulated", d.sim != nil)
 	} else {
 		// The TEF and printer drivers plug in here. Until a printer is configured the
 		// daemon runs (API, sessions, diagnostics) but takes no payment: nobody pays without
@@ -224,7 +229,13 @@ const (
 	demoPixKey       = "7f6844d0-de89-47e5-9ef7-e0a35a681615"
 )
 
-func newDemoDevices(stateDir string, h *device.Health, log *slog.Logger) (*demoDevices, error) {
+func newDemoDevices(stateDir string, withPSP bool, h *device.Health, log *slog.Logger) (*demoDevices, error) {
+	c := paymenttest.NewCard()
+	c.Delay = 2 * time.Second
+	d := &demoDevices{card: c, printer: paymenttest.NewPrinter(), health: h}
+	if !withPSP {
+		return d, nil
+	}
 	dir := filepath.Join(stateDir, "pixsim")
 	sim, err := pixsim.Start(pixsim.Options{Dir: dir, ClientID: demoClientID, ClientSecret: demoClientSecret,
 		PixKey: demoPixKey, MerchantName: "TOTEMD DEMO", MerchantCity: "SAO PAULO", Logger: log.With("component", "pixsim")})
@@ -237,22 +248,25 @@ func newDemoDevices(stateDir string, h *device.Health, log *slog.Logger) (*demoD
 		return nil, err
 	}
 	certs := sim.Certs()
-	c := paymenttest.NewCard()
-	c.Delay = 2 * time.Second
-	return &demoDevices{
-		sim: sim,
-		pixConfig: pix.Config{Profile: "bcb", BaseURL: sim.BaseURL(), ClientID: demoClientID,
-			ClientSecretFile: secretFile, Cert: filepath.Join(certs.Dir, "client.pem"), Key: filepath.Join(certs.Dir, "client.key"),
-			CA: filepath.Join(certs.Dir, "ca.pem"), PixKey: demoPixKey, MerchantName: "TOTEMD DEMO", MerchantCity: "SAO PAULO",
-			Timeout: 15 * time.Second},
-		card: c, printer: paymenttest.NewPrinter(), health: h,
-	}, nil
+	d.sim = sim
+	d.pixConfig = pix.Config{Profile: "bcb", BaseURL: sim.BaseURL(), ClientID: demoClientID,
+		ClientSecretFile: secretFile, Cert: filepath.Join(certs.Dir, "client.pem"), Key: filepath.Join(certs.Dir, "client.key"),
+		CA: filepath.Join(certs.Dir, "ca.pem"), PixKey: demoPixKey, MerchantName: "TOTEMD DEMO", MerchantCity: "SAO PAULO",
+		Timeout: 15 * time.Second}
+	return d, nil
 }
 
-func (d *demoDevices) close() { d.sim.Close() }
+func (d *demoDevices) close() {
+	if d.sim != nil {
+		d.sim.Close()
+	}
+}
 
 // PixPay implements ui.Demo: the simulated customer pays what the charge asks.
 func (d *demoDevices) PixPay(_ context.Context, txid string) error {
+	if d.sim == nil {
+		return payment.Errf(payment.KindNotFound, "pix.not_simulated", "O PSP configurado não é simulado aqui: pague pelo simulador dele (POST /_sim/pay).")
+	}
 	ch, ok := d.sim.Charge(txid)
 	if !ok {
 		return payment.Errf(payment.KindNotFound, "pix.charge_not_found", "Cobrança %q não existe.", txid)
