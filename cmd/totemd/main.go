@@ -22,7 +22,8 @@ const usage = `totemd: kiosk edge daemon (Pix, cartão, impressora de tickets)
 
 Usage:
   totemd run [--config FILE] [--demo] [--listen ADDR] [--state-dir DIR]
-        start the daemon; --demo simulates the PSP, the TEF manager and the printer
+        start the daemon; --demo simulates the TEF manager, the printer and, unless the
+        config has a pix section, the PSP
   totemd config check FILE
         check a config file and say what is wrong, with the line
   totemd sessions ls [--limit N] [--state S] [--json]

@@ -34,7 +34,7 @@ func cmdRun(args []string, stderr io.Writer) error {
 	fs := flag.NewFlagSet("run", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	cfgPath := fs.String("config", "", "config file (YAML)")
-	demo := fs.Bool("demo", false, "simulate the PSP, the TEF manager and the printer (never in production)")
+	demo := fs.Bool("demo", false, "simulate the TEF manager, the printer, and the PSP unless the config has a pix section (never in production)")
 	listen := fs.String("listen", "", "override api.listen (loopback only)")
 	stateDir := fs.String("state-dir", "", "override state_dir")
 	if err := fs.Parse(args); err != nil {
