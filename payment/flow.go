@@ -97,6 +97,9 @@ func (s *Service) pixFlow(id string, n int, wake <-chan struct{}) error {
 	if err != nil {
 		return err
 	}
+	if s.pix == nil {
+		return s.pixUnconfigured(sess, n)
+	}
 	if a := sess.Attempt(n); a.State == AttemptCreating {
 		if err := s.createCharge(sess, a, wake); err != nil {
 			return err
@@ -104,6 +107,9 @@ func (s *Service) pixFlow(id string, n int, wake <-chan struct{}) error {
 	}
 	interval := s.cfg.PixPoll
 	cancelled := false
+	// quietUntil is when the PSP allows the next call (its Retry-After). Until then the flow
+	// still wakes every interval to act on our own clock (expiry), without calling the PSP.
+	var quietUntil time.Time
 	for {
 		sess, err := s.Get(s.ctx, id)
 		if err != nil {
@@ -119,6 +125,17 @@ func (s *Service) pixFlow(id string, n int, wake <-chan struct{}) error {
 		now := s.now()
 		abandoned := sess.State != StatePaying || sess.Current().N != n
 		expired := !now.Before(a.Pix.ExpiresAt)
+		if now.Before(quietUntil) {
+			if expired && !abandoned {
+				if err := s.releaseExpired(id, n); err != nil {
+					return err
+				}
+			}
+			if !s.sleep(min(interval, quietUntil.Sub(now)), wake) {
+				return nil
+			}
+			continue
+		}
 		if (abandoned || expired) && !cancelled {
 			ctx, cancel := context.WithTimeout(s.ctx, callTimeout)
 			err := s.pix.CancelCharge(ctx, a.Pix.TxID)
@@ -134,15 +151,17 @@ func (s *Service) pixFlow(id string, n int, wake <-chan struct{}) error {
 		wait := interval
 		switch {
 		case err != nil && AsError(err).Kind == KindNotFound && !abandoned && !expired:
-			// The PSP does not know a charge we hold active (it lost it, or a restart of a
-			// simulator): PUT it again. The txid is the same, so this can never be a second
-			// charge; the expiry is what is left of ours.
+			// The PSP does not know a charge we hold active (it lost it, or a simulator was
+			// reset): PUT it again with the same request. The txid is the same, so this can
+			// never be a second charge; our expiry stays as it was (we cancel by our clock).
 			s.log.Warn("pix charge unknown at the PSP; creating it again with the same txid", "session", id, "txid", a.Pix.TxID)
 			ctx, cancel := context.WithTimeout(s.ctx, callTimeout)
-			_, cerr := s.pix.CreateCharge(ctx, s.chargeRequest(sess, a))
+			charge, cerr := s.pix.CreateCharge(ctx, s.chargeRequest(sess, a))
 			cancel()
 			if cerr != nil {
 				wait = retryAfter(cerr, interval*2)
+			} else if err := s.recreated(id, n, charge); err != nil {
+				return err
 			}
 		case err != nil:
 			if s.ctx.Err() != nil {
@@ -176,6 +195,12 @@ func (s *Service) pixFlow(id string, n int, wake <-chan struct{}) error {
 		if st.RetryAfter > wait {
 			wait = st.RetryAfter
 		}
+		if wait > interval {
+			// The PSP asked for quiet (Retry-After, or backing off after errors): honour it for
+			// the calls, at most 10 minutes, but keep waking every interval for our clock.
+			quietUntil = s.now().Add(min(wait, 10*time.Minute)) // from the answer, not the call
+			wait = interval
+		}
 		if !s.sleep(wait, wake) {
 			return nil
 		}
@@ -183,6 +208,53 @@ func (s *Service) pixFlow(id string, n int, wake <-chan struct{}) error {
 			interval *= 2
 		}
 	}
+}
+
+// pixUnconfigured handles a Pix attempt found at start when Pix is no longer configured: the
+// charge cannot be checked. The kiosk is given back (a paying session reopens) and the problem is
+// recorded for the operator, who reconciles the txid at the PSP (totemd pix reconcile).
+func (s *Service) pixUnconfigured(sess *Session, n int) error {
+	a := sess.Attempt(n)
+	s.log.Error("a Pix charge is in progress but Pix is not configured: it cannot be checked", "session", sess.ID, "txid", a.Pix.TxID)
+	if a.State == AttemptConcluded {
+		return s.afterPaid(sess.ID) // paid already: the ticket needs no PSP
+	}
+	_, err := s.update(sess.ID, func(_ *journal.Tx, sess *Session) error {
+		if sess.State != StatePaying || sess.Current().N != n {
+			return errSkip
+		}
+		sess.Problem = &Problem{Code: "pix.not_configured", Message: "Pix não está mais configurado: a cobrança não pôde ser verificada."}
+		return sess.setState(StateOpen)
+	})
+	if err != nil && !errors.Is(err, errSkip) {
+		return err
+	}
+	s.note(sess.ID, "pix.unchecked", fmt.Sprintf("Cobrança %s não verificada: Pix não configurado. Confira com totemd pix reconcile.", a.Pix.TxID))
+	return nil
+}
+
+// recreated stores what the PSP answered for a charge created again: its code may be new, and
+// the screen gets it in a new pix.qr event.
+func (s *Service) recreated(id string, n int, charge PixCharge) error {
+	qr, qerr := pix.QRDataURL(charge.BRCode, s.cfg.QRSize)
+	if qerr != nil {
+		s.log.Error("rendering the Pix QR", "session", id, "err", qerr)
+	}
+	_, err := s.update(id, func(tx *journal.Tx, sess *Session) error {
+		a := sess.Attempt(n)
+		if a.State != AttemptActive || (a.Pix.BRCode == charge.BRCode && a.Pix.Location == charge.Location) {
+			return errSkip
+		}
+		a.Pix.BRCode, a.Pix.Location = charge.BRCode, charge.Location
+		a.UpdatedAt = s.now()
+		data, _ := json.Marshal(PixQR{TxID: a.Pix.TxID, Attempt: n, BRCode: a.Pix.BRCode, PNG: qr, ExpiresAt: a.Pix.ExpiresAt})
+		_, err := tx.Append(journal.Event{Type: EventPixQR, SessionID: id, Data: data})
+		return err
+	})
+	if errors.Is(err, errSkip) {
+		return nil
+	}
+	return err
 }
 
 // RetryAfterError is implemented by provider errors that carry the PSP's Retry-After.
@@ -268,8 +340,28 @@ func (s *Service) createCharge(sess *Session, a *Attempt, wake <-chan struct{}) 
 	})
 	if err != nil {
 		s.log.Error("pix charge creation failed", "session", sess.ID, "txid", req.TxID, "err", err)
+		if uerr == nil && AsError(err).Kind != KindInvalid {
+			s.goSafe(func() { s.removeAbandoned(req.TxID) })
+		}
 	}
 	return uerr
+}
+
+// removeAbandoned removes, best effort, a charge whose creation we gave up on: the PSP may have
+// created it with every answer lost. Nobody saw its QR, so nobody can pay it; it goes anyway.
+func (s *Service) removeAbandoned(txid string) {
+	for try := 0; try < 6; try++ {
+		ctx, cancel := context.WithTimeout(s.ctx, callTimeout)
+		err := s.pix.CancelCharge(ctx, txid)
+		cancel()
+		if e := AsError(err); err == nil || e.Kind == KindNotFound || e.Kind == KindConflict || e.Kind == KindInvalid {
+			return
+		}
+		if !s.sleep(time.Duration(1<<try)*time.Second, nil) {
+			return
+		}
+	}
+	s.log.Warn("could not remove an abandoned pix charge; it expires by itself", "txid", txid)
 }
 
 // pixPaid records money received for attempt n: the purchase if it is what was asked while the

@@ -353,7 +353,7 @@ func (s *Service) Cancel(ctx context.Context, id string) (*Session, error) {
 		if a.Method.Card() {
 			return nil, Errf(KindConflict, "session.card_in_progress", "Pagamento com cartão em andamento: cancele no PIN pad.")
 		}
-		if a.State == AttemptActive {
+		if a.State == AttemptActive && s.pix != nil {
 			cctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 			err := s.pix.CancelCharge(cctx, a.Pix.TxID)
 			cancel()

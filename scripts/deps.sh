@@ -1,11 +1,17 @@
 #!/usr/bin/env bash
 # Installs what building and testing totemd needs, when it is missing. Debian, as root.
 # Idempotent and quiet when everything is there.
+#   gcc, pkg-config, libusb-1.0-0-dev  cgo build of github.com/google/gousb (USB printers)
+#   socat                              pty pairs for the serial-link tests
+#   git                                version stamping, file lists for gofmt
 set -euo pipefail
 
 need_apt=()
 command -v gcc >/dev/null || need_apt+=(gcc)
 command -v git >/dev/null || need_apt+=(git)
+command -v pkg-config >/dev/null || need_apt+=(pkg-config)
+command -v socat >/dev/null || need_apt+=(socat)
+if ! pkg-config --exists libusb-1.0 2>/dev/null; then need_apt+=(libusb-1.0-0-dev); fi
 
 if ((${#need_apt[@]})); then
   if [ "$(id -u)" != 0 ]; then

@@ -172,7 +172,13 @@ func (c *Client) ListPix(ctx context.Context, inicio, fim time.Time, page, perPa
 	if err := check(op, !fim.Before(inicio), "fim", "must not be before inicio"); err != nil {
 		return nil, err
 	}
-	q := url.Values{"inicio": {inicio.UTC().Format(time.RFC3339)}, "fim": {fim.UTC().Format(time.RFC3339)}}
+	// The API takes whole seconds: widen the window to them, never narrow it.
+	from := inicio.UTC().Truncate(time.Second)
+	to := fim.UTC()
+	if t := to.Truncate(time.Second); !t.Equal(to) {
+		to = t.Add(time.Second)
+	}
+	q := url.Values{"inicio": {from.Format(time.RFC3339)}, "fim": {to.Format(time.RFC3339)}}
 	q.Set("paginacao.paginaAtual", strconv.Itoa(page))
 	if perPage > 0 {
 		q.Set("paginacao.itensPorPagina", strconv.Itoa(perPage))
