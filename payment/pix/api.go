@@ -127,7 +127,7 @@ func (c *Client) PutCob(ctx context.Context, txid string, req CobRequest) (*Cob,
 	const op = "PUT /cob/{txid}"
 	if err := firstErr(
 		check(op, txidRe.MatchString(txid), "txid", "must match [a-zA-Z0-9]{26,35}"),
-		check(op, valorRe.MatchString(req.Valor.Original) && req.Valor.Original != "0.00", "valor.original", `must be a positive amount like "12.34"`),
+		check(op, positive(req.Valor.Original), "valor.original", `must be a positive amount like "12.34"`),
 		check(op, req.Chave != "" && utf8.RuneCountInString(req.Chave) <= 77, "chave", "is required, at most 77 characters"),
 		check(op, req.Calendario.Expiracao > 0, "calendario.expiracao", "must be a positive number of seconds"),
 		check(op, utf8.RuneCountInString(req.SolicitacaoPagador) <= 140, "solicitacaoPagador", "is at most 140 characters"),
@@ -196,8 +196,9 @@ func (c *Client) AllPix(ctx context.Context, inicio, fim time.Time) ([]Pix, erro
 			return nil, err
 		}
 		all = append(all, l.Pix...)
-		if page+1 >= l.Parametros.Paginacao.QuantidadeDePaginas || len(l.Pix) == 0 || page > 1000 {
-			return all, nil
+		pages := l.Parametros.Paginacao.QuantidadeDePaginas
+		if len(l.Pix) == 0 || page > 1000 || (pages > 0 && page+1 >= pages) || (pages == 0 && len(l.Pix) < 100) {
+			return all, nil // a PSP without paginacao: go on while pages come full
 		}
 	}
 }
@@ -218,7 +219,7 @@ func (c *Client) PutDevolucao(ctx context.Context, e2eid, id string, req Devoluc
 	if err := firstErr(
 		check(op, e2eRe.MatchString(e2eid), "e2eid", "must be 32 letters and digits"),
 		check(op, devIDRe.MatchString(id), "id", "must match [a-zA-Z0-9]{1,35}"),
-		check(op, valorRe.MatchString(req.Valor) && req.Valor != "0.00", "valor", `must be a positive amount like "12.34"`),
+		check(op, positive(req.Valor), "valor", `must be a positive amount like "12.34"`),
 		check(op, utf8.RuneCountInString(req.Descricao) <= 140, "descricao", "is at most 140 characters"),
 	); err != nil {
 		return nil, err
@@ -255,12 +256,18 @@ func (c *Client) PutWebhook(ctx context.Context, chave, webhookURL string) error
 
 // GetWebhook reads the webhook of a key.
 func (c *Client) GetWebhook(ctx context.Context, chave string) (*Webhook, error) {
+	if err := check("GET /webhook/{chave}", chave != "" && len(chave) <= 77, "chave", "is required, at most 77 characters"); err != nil {
+		return nil, err
+	}
 	var out Webhook
 	return &out, c.call(ctx, http.MethodGet, "/webhook/"+url.PathEscape(chave), "GET /webhook/{chave}", nil, &out)
 }
 
 // DeleteWebhook removes the webhook of a key.
 func (c *Client) DeleteWebhook(ctx context.Context, chave string) error {
+	if err := check("DELETE /webhook/{chave}", chave != "" && len(chave) <= 77, "chave", "is required, at most 77 characters"); err != nil {
+		return err
+	}
 	return c.call(ctx, http.MethodDelete, "/webhook/"+url.PathEscape(chave), "DELETE /webhook/{chave}", nil, nil)
 }
 

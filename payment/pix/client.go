@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"crypto/tls"
+	"crypto/x509"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -15,7 +16,6 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
-	"sync"
 	"time"
 )
 
@@ -40,7 +40,7 @@ type Client struct {
 	// error for the caller to schedule (default 10s).
 	MaxRetryWait time.Duration
 
-	mu      sync.Mutex // held during a token request: one refresh at a time
+	lock    chan struct{} // held (full) during a token request: one refresh at a time
 	token   string
 	expires time.Time
 	now     func() time.Time
@@ -68,7 +68,7 @@ func New(cfg Config, o Options) (*Client, error) {
 	}
 	p := Profiles[cfg.Profile]
 	c := &Client{profile: p, clientID: cfg.ClientID, scopes: cfg.Scopes, timeout: cfg.Timeout,
-		log: o.Logger, now: o.Now, MaxRetries: 2, MaxRetryWait: 10 * time.Second}
+		log: o.Logger, now: o.Now, MaxRetries: 2, MaxRetryWait: 10 * time.Second, lock: make(chan struct{}, 1)}
 	if c.log == nil {
 		c.log = slog.Default()
 	}
@@ -93,6 +93,9 @@ func New(cfg Config, o Options) (*Client, error) {
 	} else if c.secret, err = secret("client secret", cfg.ClientSecretFile, cfg.ClientSecretEnv); err != nil {
 		return nil, err
 	}
+	if strings.TrimSpace(c.secret) == "" {
+		return nil, errors.New("pix: the client secret is empty: put it on the first line of client_secret_file (or in the client_secret_env variable)")
+	}
 	if o.Cert != nil {
 		c.cert = *o.Cert
 	} else {
@@ -114,7 +117,9 @@ func New(cfg Config, o Options) (*Client, error) {
 	}
 	tr := &http.Transport{TLSClientConfig: tc, ForceAttemptHTTP2: true, MaxIdleConns: 4,
 		IdleConnTimeout: 90 * time.Second, TLSHandshakeTimeout: 10 * time.Second, ResponseHeaderTimeout: cfg.Timeout}
-	c.http = &http.Client{Transport: tr}
+	c.http = &http.Client{Transport: tr, CheckRedirect: func(*http.Request, []*http.Request) error {
+		return http.ErrUseLastResponse // a redirect is an error answer here: the token never travels
+	}}
 	return c, nil
 }
 
@@ -130,8 +135,12 @@ func (c *Client) Close() { c.http.CloseIdleConnections() }
 // Token returns a valid access token, requesting one when the cached one is (nearly) expired.
 // Concurrent callers wait for a single request.
 func (c *Client) Token(ctx context.Context) (string, error) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
+	select {
+	case c.lock <- struct{}{}:
+	case <-ctx.Done():
+		return "", ctx.Err()
+	}
+	defer func() { <-c.lock }()
 	if c.token != "" && c.now().Before(c.expires) {
 		return c.token, nil
 	}
@@ -141,8 +150,8 @@ func (c *Client) Token(ctx context.Context) (string, error) {
 // invalidate drops token tok (a 401 said it is no longer good), unless another caller has
 // replaced it already.
 func (c *Client) invalidate(tok string) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
+	c.lock <- struct{}{}
+	defer func() { <-c.lock }()
 	if c.token == tok {
 		c.token = ""
 	}
@@ -210,7 +219,7 @@ func (c *Client) call(ctx context.Context, method, path, op string, in, out any)
 		for attempt := 0; ; attempt++ {
 			tok, err := c.Token(ctx)
 			if err != nil {
-				return 0, err
+				return 0, final{err} // the token request had its own retries
 			}
 			req, err := http.NewRequestWithContext(ctx, method, c.base+path, bytes.NewReader(body))
 			if err != nil {
@@ -249,7 +258,7 @@ func (c *Client) send(req *http.Request, op string, out any) (int, error) {
 	}
 	if out != nil && len(bytes.TrimSpace(data)) > 0 {
 		if err := json.Unmarshal(data, out); err != nil {
-			return resp.StatusCode, fmt.Errorf("pix: %s: the PSP answered %d with a body that is not the expected JSON: %w", op, resp.StatusCode, err)
+			return resp.StatusCode, final{fmt.Errorf("pix: %s: the PSP answered %d with a body that is not the expected JSON: %w", op, resp.StatusCode, err)}
 		}
 	}
 	return resp.StatusCode, nil
@@ -276,6 +285,10 @@ func (c *Client) retry(ctx context.Context, op string, fn func(context.Context) 
 			return nil
 		}
 		if try >= c.MaxRetries || ctx.Err() != nil || !retryable(err) {
+			var f final
+			if errors.As(err, &f) {
+				return f.err
+			}
 			return err
 		}
 		wait := time.Duration(200<<try)*time.Millisecond + time.Duration(rand.Int64N(int64(100*time.Millisecond)))
@@ -291,20 +304,42 @@ func (c *Client) retry(ctx context.Context, op string, fn func(context.Context) 
 		select {
 		case <-ctx.Done():
 			t.Stop()
-			return err
+			return fmt.Errorf("pix: %s: %w (after: %v)", op, ctx.Err(), err)
 		case <-t.C:
 		}
 	}
 }
 
 func retryable(err error) bool {
+	var f final
+	if errors.As(err, &f) {
+		return false
+	}
 	var pe *Error
 	if errors.As(err, &pe) {
 		return pe.Temporary()
 	}
-	var re *RequestError
-	return !errors.As(err, &re) // network errors, timeouts
+	var (
+		re  *RequestError
+		cv  *tls.CertificateVerificationError
+		ua  x509.UnknownAuthorityError
+		he  x509.HostnameError
+		ci  x509.CertificateInvalidError
+		ale tls.AlertError
+	)
+	switch {
+	case errors.As(err, &re), errors.As(err, &cv), errors.As(err, &ua),
+		errors.As(err, &he), errors.As(err, &ci), errors.As(err, &ale):
+		return false // trying again cannot help: a certificate, a refused handshake, our request
+	}
+	return true // network errors, timeouts
 }
+
+// final marks an error no retry can fix.
+type final struct{ err error }
+
+func (f final) Error() string { return f.err.Error() }
+func (f final) Unwrap() error { return f.err }
 
 // The request checks of the spec, applied before a request leaves.
 var (
@@ -323,7 +358,19 @@ func check(op string, ok bool, field, rule string) error {
 }
 
 // FormatValor formats centavos as the API's money string: 1234 -> "12.34".
-func FormatValor(cents int64) string { return fmt.Sprintf("%d.%02d", cents/100, cents%100) }
+// Negative amounts do not exist in the API; they format with a leading minus on the whole value.
+func FormatValor(cents int64) string {
+	if cents < 0 {
+		return "-" + FormatValor(-cents)
+	}
+	return fmt.Sprintf("%d.%02d", cents/100, cents%100)
+}
+
+// positive reports whether v is a well-formed amount above zero.
+func positive(v string) bool {
+	c, err := ParseValor(v)
+	return err == nil && c > 0
+}
 
 // ParseValor reads the API's money string into centavos.
 func ParseValor(s string) (int64, error) {

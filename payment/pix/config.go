@@ -7,6 +7,7 @@ import (
 	"os"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/totemd/totemd/internal/config"
 )
@@ -115,7 +116,7 @@ func (c Config) Validate() error {
 	} else if !isP12(c.Cert) && c.Key == "" {
 		add("key", "required with a %s certificate: the private key file", c.Cert)
 	}
-	if c.PixKey == "" || len(c.PixKey) > 77 {
+	if c.PixKey == "" || utf8.RuneCountInString(c.PixKey) > 77 {
 		add("pix_key", "required: the receiving Pix key (chave) registered at the PSP, at most 77 characters")
 	}
 	if c.MerchantName == "" {

@@ -10,16 +10,16 @@ import (
 // Error is an error answer of the PSP: RFC 7807 problem details (BCB standard, with
 // violacoes) or Efí's {nome, mensagem}. Status is the HTTP status.
 type Error struct {
-	Op        string // "PUT /cob/{txid}"
-	Status    int
+	Op        string        `json:"-"` // "PUT /cob/{txid}"
+	Status    int           `json:"-"`
 	Type      string        `json:"type"`
 	Title     string        `json:"title"`
 	Detail    string        `json:"detail"`
 	Violacoes []Violacao    `json:"violacoes"`
 	Nome      string        `json:"nome"`     // Efí
 	Mensagem  string        `json:"mensagem"` // Efí
-	Retry     time.Duration // from Retry-After
-	Body      string        // the raw body when it was neither shape (cut to 512 bytes)
+	Retry     time.Duration `json:"-"`        // from Retry-After
+	Body      string        `json:"-"`        // the raw body when it was neither shape (cut to 512 bytes)
 }
 
 // Violacao is one broken rule of a request, as the PSP reports it.

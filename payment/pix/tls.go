@@ -11,6 +11,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"strings"
 	"time"
 
 	"software.sslmate.com/src/go-pkcs12"
@@ -102,13 +103,26 @@ func parseCerts(data []byte) ([]*x509.Certificate, error) {
 
 // parseKey reads a private key: PEM (PKCS#8, PKCS#1, SEC 1) or the same in DER.
 func parseKey(data []byte) (crypto.PrivateKey, error) {
-	der := data
-	if b, _ := pem.Decode(data); b != nil {
-		if x509.IsEncryptedPEMBlock(b) { //nolint:staticcheck // detecting, not decrypting
-			return nil, errors.New("the key is encrypted: export it without a passphrase, or use the .p12 bundle")
-		}
-		der = b.Bytes
+	if !strings.Contains(string(data), "-----BEGIN") {
+		return parseDERKey(data)
 	}
+	rest := data
+	for {
+		var b *pem.Block
+		b, rest = pem.Decode(rest)
+		if b == nil {
+			return nil, errors.New("not a private key: this PEM file holds no PRIVATE KEY block (only certificates or EC PARAMETERS?)")
+		}
+		switch {
+		case b.Type == "ENCRYPTED PRIVATE KEY" || x509.IsEncryptedPEMBlock(b): //nolint:staticcheck // detecting, not decrypting
+			return nil, errors.New("the key is encrypted: export it without a passphrase (openssl pkey -in key.pem -out plain.pem), or use the .p12 bundle")
+		case strings.HasSuffix(b.Type, "PRIVATE KEY"):
+			return parseDERKey(b.Bytes)
+		}
+	}
+}
+
+func parseDERKey(der []byte) (crypto.PrivateKey, error) {
 	if k, err := x509.ParsePKCS8PrivateKey(der); err == nil {
 		return k, nil
 	}
