@@ -22,6 +22,7 @@ import (
 
 	"github.com/totemd/totemd/device"
 	"github.com/totemd/totemd/payment"
+	"github.com/totemd/totemd/printer/virtual"
 	"github.com/totemd/totemd/sync/journal"
 	"github.com/totemd/totemd/ui/web"
 )
@@ -35,6 +36,8 @@ type Demo interface {
 	PixPay(ctx context.Context, txid string) error
 	// SetPaperOut empties (true) or refills (false) the simulated printer.
 	SetPaperOut(out bool)
+	// Printed returns the jobs the simulated printer printed, oldest first.
+	Printed() [][]byte
 }
 
 // Options wires a Server.
@@ -152,6 +155,8 @@ func (s *Server) Handler() http.Handler {
 	route("POST /api/v1/pix/hint", operator, s.pixHint)
 	route("POST /api/v1/demo/pix/{txid}/pay", kiosk, s.demoPixPay)
 	route("POST /api/v1/demo/printer", kiosk, s.demoPrinter)
+	route("GET /api/v1/demo/printer/jobs", kiosk, s.demoJobs)
+	route("GET /api/v1/demo/printer/jobs/{n}", kiosk, s.demoJob)
 	route("GET /ws", kiosk, s.serveWS)
 	static, _ := fs.Sub(web.Files, "static")
 	files := http.FileServerFS(static)
@@ -474,6 +479,48 @@ func (s *Server) demoPrinter(w http.ResponseWriter, r *http.Request) {
 	}
 	s.o.Demo.SetPaperOut(body.PaperOut)
 	writeJSON(w, http.StatusOK, map[string]bool{"ok": true})
+}
+
+func (s *Server) demoJobs(w http.ResponseWriter, r *http.Request) {
+	if !s.demoOnly(w) {
+		return
+	}
+	writeJSON(w, http.StatusOK, map[string]int{"count": len(s.o.Demo.Printed())})
+}
+
+// demoJob renders a job of the demo printer: /jobs/last.png, /jobs/0.txt, ...
+func (s *Server) demoJob(w http.ResponseWriter, r *http.Request) {
+	if !s.demoOnly(w) {
+		return
+	}
+	jobs := s.o.Demo.Printed()
+	name, ext, _ := strings.Cut(r.PathValue("n"), ".")
+	i, err := strconv.Atoi(name)
+	if name == "last" {
+		i, err = len(jobs)-1, nil
+	}
+	if err != nil || i < 0 || i >= len(jobs) || (ext != "png" && ext != "txt") {
+		writeError(w, http.StatusNotFound, "printer.job_not_found", fmt.Sprintf("No job %q: ask for 0..%d or last, as .png or .txt.", r.PathValue("n"), len(jobs)-1))
+		return
+	}
+	res, err := virtual.Render(jobs[i], virtual.Options{Dots: 576})
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	w.Header().Set("Cache-Control", "no-store")
+	if ext == "txt" {
+		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+		_, _ = io.WriteString(w, res.Text)
+		return
+	}
+	png, err := res.PNG()
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	w.Header().Set("Content-Type", "image/png")
+	_, _ = w.Write(png)
 }
 
 func (s *Server) healthz(w http.ResponseWriter, r *http.Request) {

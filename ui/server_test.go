@@ -87,6 +87,7 @@ func (d fakeDemo) PixPay(_ context.Context, txid string) error {
 	return nil
 }
 func (d fakeDemo) SetPaperOut(out bool) { d.f.printer.PaperOut(out) }
+func (d fakeDemo) Printed() [][]byte    { return nil }
 
 type req struct {
 	method, path, body string

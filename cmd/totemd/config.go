@@ -11,6 +11,7 @@ import (
 	"github.com/totemd/totemd/internal/config"
 	"github.com/totemd/totemd/payment"
 	"github.com/totemd/totemd/payment/pix"
+	"github.com/totemd/totemd/printer"
 	"github.com/totemd/totemd/sync/journal"
 	"github.com/totemd/totemd/ui"
 )
@@ -25,6 +26,7 @@ type Config struct {
 	Catalog  payment.Catalog `yaml:"catalog"`
 	Journal  journal.Config  `yaml:"journal"`
 	Pix      pix.Config      `yaml:"pix"`
+	Printer  printer.Config  `yaml:"printer"`
 }
 
 // KioskConfig identifies the kiosk.
@@ -78,6 +80,7 @@ func defaultConfig() Config {
 		Payment:  payment.DefaultConfig(),
 		Journal:  journal.DefaultConfig(),
 		Pix:      pix.DefaultConfig(),
+		Printer:  printer.DefaultConfig(),
 	}
 }
 
@@ -96,6 +99,7 @@ func (c Config) Validate() error {
 		config.Within("catalog", c.Catalog.Validate()),
 		config.Within("journal", c.Journal.Validate()),
 		config.Within("pix", c.Pix.Validate()),
+		config.Within("printer", c.Printer.Validate()),
 	)
 }
 

@@ -75,6 +75,8 @@ func runMain(args []string, stdout, stderr io.Writer) error {
 		return cmdSessions(args[1:], stdout)
 	case "pix":
 		return cmdPix(args[1:], stdout)
+	case "printer":
+		return cmdPrinter(args[1:], stdout)
 	case "sim":
 		if len(args) < 2 || args[1] != "pix" {
 			return &exitError{2, errors.New("usage: totemd sim pix [--listen ADDR] [--dir DIR] [--dialect bcb|efi]")}

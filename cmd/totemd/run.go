@@ -8,9 +8,11 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
 	"os"
 	"os/signal"
 	"path/filepath"
+	"sync"
 	"syscall"
 	"time"
 
@@ -19,6 +21,8 @@ import (
 	"github.com/totemd/totemd/payment/paymenttest"
 	"github.com/totemd/totemd/payment/pix"
 	"github.com/totemd/totemd/payment/pix/pixsim"
+	"github.com/totemd/totemd/printer"
+	"github.com/totemd/totemd/printer/printertest"
 	"github.com/totemd/totemd/sync/journal"
 	"github.com/totemd/totemd/ui"
 	_ "time/tzdata" // ticket days follow the kiosk's zone even where the OS has no tz database
@@ -107,7 +111,7 @@ func daemon(ctx context.Context, cfg Config, demo bool, log *slog.Logger) error 
 	if demo {
 		// Demo mode simulates what the config does not configure: with a pix section, that
 		// PSP is used (e.g. a simulator in another process); without, pixsim runs in-process.
-		d, err := newDemoDevices(cfg.StateDir, !cfg.Pix.Enabled(), health, log)
+		d, err := newDemoDevices(cfg.StateDir, !cfg.Pix.Enabled(), !cfg.Printer.Enabled(), health, log)
 		if err != nil {
 			return err
 		}
@@ -115,14 +119,30 @@ func daemon(ctx context.Context, cfg Config, demo bool, log *slog.Logger) error 
 		if d.sim != nil {
 			cfg.Pix = d.pixConfig
 		}
-		opts.Card, opts.Printer = d.card, d.printer
+		if d.fake != nil {
+			cfg.Printer.Device = d.printerURI
+		}
+		opts.Card = d.card
 		demoCtl = d
-		log.Warn("DEMO MODE: the TEF manager and the printer are simulated; no real money moves",
-			"psp", cfg.Pix.BaseURL, "psp_simulated", d.sim != nil)
+		log.Warn("DEMO MODE: the TEF manager is simulated; no real money moves",
+			"psp", cfg.Pix.BaseURL, "psp_simulated", d.sim != nil, "printer", cfg.Printer.Device, "printer_simulated", d.fake != nil)
+	}
+	if cfg.Printer.Enabled() {
+		ps, err := printer.New(printer.Options{Config: cfg.Printer, Store: store, Health: health, Logger: log.With("component", "printer")})
+		if err != nil {
+			return fmt.Errorf("printer: %w", err)
+		}
+		if err := ps.Start(); err != nil {
+			return err
+		}
+		defer ps.Close()
+		opts.Printer = ps
+		if d, ok := demoCtl.(*demoDevices); ok {
+			d.printerSvc = ps
+		}
 	} else {
-		// The TEF and printer drivers plug in here. Until a printer is configured the
-		// daemon runs (API, sessions, diagnostics) but takes no payment: nobody pays without
-		// a ticket.
+		// Nobody pays without a ticket: without a printer the daemon runs (API, sessions,
+		// diagnostics) but refuses every payment, and says why.
 		opts.Printer = noPrinter{}
 		health.Set("printer.not_configured", device.Critical, "Impressora não configurada: pagamentos desativados.")
 	}
@@ -212,14 +232,19 @@ func pspHealth(h *device.Health) func(error) {
 }
 
 // demoDevices are the simulated devices of demo mode: pixsim (a real HTTPS + mTLS server on
-// loopback, reached through the production client), and in-process fakes of the TEF manager
-// and the printer until their simulators land.
+// loopback, reached through the production client), a fake ESC/POS printer on a loopback TCP
+// port (driven by the production printer service; its jobs rendered by the virtual printer),
+// and an in-process fake of the TEF manager until its simulator lands.
 type demoDevices struct {
-	sim       *pixsim.Sim
-	pixConfig pix.Config
-	card      *paymenttest.Card
-	printer   *paymenttest.Printer
-	health    *device.Health
+	sim        *pixsim.Sim
+	pixConfig  pix.Config
+	card       *paymenttest.Card
+	fake       *printertest.Fake
+	printerURI string
+	printerLn  net.Listener
+	printerSvc *printer.Service
+	health     *device.Health
+	wg         sync.WaitGroup
 }
 
 // The demo PSP's credentials: not secrets, the simulator only exists on this machine.
@@ -229,10 +254,26 @@ const (
 	demoPixKey       = "7f6844d0-de89-47e5-9ef7-e0a35a681615"
 )
 
-func newDemoDevices(stateDir string, withPSP bool, h *device.Health, log *slog.Logger) (*demoDevices, error) {
+func newDemoDevices(stateDir string, withPSP, withPrinter bool, h *device.Health, log *slog.Logger) (*demoDevices, error) {
 	c := paymenttest.NewCard()
 	c.Delay = 2 * time.Second
-	d := &demoDevices{card: c, printer: paymenttest.NewPrinter(), health: h}
+	d := &demoDevices{card: c, health: h}
+	if withPrinter {
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			return nil, fmt.Errorf("starting the demo printer: %w", err)
+		}
+		d.fake, d.printerLn, d.printerURI = printertest.New(), ln, "tcp://"+ln.Addr().String()
+		d.wg.Go(func() {
+			for {
+				conn, err := ln.Accept()
+				if err != nil {
+					return
+				}
+				d.wg.Go(func() { _ = d.fake.Serve(conn); conn.Close() })
+			}
+		})
+	}
 	if !withPSP {
 		return d, nil
 	}
@@ -260,6 +301,9 @@ func (d *demoDevices) close() {
 	if d.sim != nil {
 		d.sim.Close()
 	}
+	if d.printerLn != nil {
+		d.printerLn.Close() // the printer service closed its connection first (deferred before)
+	}
 }
 
 // PixPay implements ui.Demo: the simulated customer pays what the charge asks.
@@ -277,12 +321,24 @@ func (d *demoDevices) PixPay(_ context.Context, txid string) error {
 	return nil
 }
 
-// SetPaperOut implements ui.Demo.
+// SetPaperOut implements ui.Demo: the printer service sees it in its next status read, done
+// at once here.
 func (d *demoDevices) SetPaperOut(out bool) {
-	d.printer.PaperOut(out)
-	if out {
-		d.health.Set("printer.paper_out", device.Critical, "Impressora sem papel: pagamentos suspensos.")
-	} else {
-		d.health.Clear("printer.paper_out")
+	if d.fake == nil {
+		return
 	}
+	d.fake.PaperOut(out)
+	if d.printerSvc != nil {
+		ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
+		defer cancel()
+		_ = d.printerSvc.Refresh(ctx)
+	}
+}
+
+// Printed implements ui.Demo: the jobs the demo printer printed.
+func (d *demoDevices) Printed() [][]byte {
+	if d.fake == nil {
+		return nil
+	}
+	return d.fake.Jobs()
 }
