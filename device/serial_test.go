@@ -30,7 +30,7 @@ type socatPair struct {
 func startSocat(t *testing.T, dir string) *socatPair {
 	t.Helper()
 	if _, err := exec.LookPath("socat"); err != nil {
-		t.Skip("socat is not installed (scripts/deps.sh installs it)")
+		t.Fatal("socat is not installed: make test installs it (scripts/deps.sh), or apt-get install socat")
 	}
 	p := &socatPair{t: t, a: filepath.Join(dir, "a"), b: filepath.Join(dir, "b"), done: make(chan struct{})}
 	p.cmd = exec.Command("socat", "-d", "-d", "pty,raw,echo=0,link="+p.a, "pty,raw,echo=0,link="+p.b)

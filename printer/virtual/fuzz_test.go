@@ -57,7 +57,7 @@ func FuzzRender(f *testing.F) {
 	f.Add(seq(ESC, '&', 3, 32, 126, 2, 1, 1, 1, 1, 1, 1, ESC, 'D', 1, 2, 3))
 	f.Fuzz(func(t *testing.T, data []byte) {
 		if len(data) > 1<<16 {
-			t.Skip()
+			return // inputs beyond 64 KiB add nothing a smaller one does not, and slow the fuzzer
 		}
 		o := Options{}
 		if len(data)%2 == 1 {
