@@ -321,10 +321,22 @@ func drawBox(p *paper, x, y, cw, ch int, r rune, fg byte) bool {
 			p.fill(x0, cy+t/2+1, x1, cy+t/2+1+t, fg)
 		}
 	}
-	ext := t + t/2 + 1 // arms reach across the centre so that corners close
-	vert(arms[0], y, cy+ext)
-	vert(arms[1], cy-ext, y+ch)
-	horiz(arms[2], x, cx+ext)
-	horiz(arms[3], cx-ext, x+cw)
+	// Arms reach across the centre as far as the lines they meet, so that
+	// corners and junctions close without overshooting.
+	reach := func(a, b uint8) (lo, hi int) {
+		switch max(a, b) {
+		case 1:
+			return t / 2, t - t/2
+		case 2:
+			return t + t/2 + 1, t/2 + 1 + t
+		}
+		return 0, 0
+	}
+	vlo, vhi := reach(arms[2], arms[3]) // extent of the horizontal lines around cy
+	hlo, hhi := reach(arms[0], arms[1]) // extent of the vertical lines around cx
+	vert(arms[0], y, cy+vhi)
+	vert(arms[1], cy-vlo, y+ch)
+	horiz(arms[2], x, cx+hhi)
+	horiz(arms[3], cx-hlo, x+cw)
 	return true
 }

@@ -25,9 +25,12 @@ import (
 	"golang.org/x/text/encoding/charmap"
 )
 
-// MaxHeight caps the rendered paper, in dots: content below it is laid out
-// (Text, Lines, counters) but not drawn, and an Unknown "image too tall" is
-// reported once.
+// MaxHeight caps the rendered paper, in dots: lines starting below it are
+// neither drawn nor listed in Text and Lines, and an Unknown "image too tall"
+// is reported once; commands are still interpreted (counters, QRs, Barcodes,
+// Status, Unknown stay complete). Text and Lines are also capped at 20000
+// lines, Unknown and Warnings at 10000 entries (plus one "N more not
+// listed"), so that a Result stays small whatever the input.
 const MaxHeight = 20000
 
 // Options configures the virtual printer.
