@@ -1,6 +1,5 @@
-// Cross-check with the encoder (printer/escpos)
-// alongside: behind a build tag so that this package's tests never depend on
-// it. Run with: go test -tags escpos_crosscheck ./printer/virtual/
+// Cross-check with the encoder (printer/escpos): what the encoder writes, the
+// virtual printer reads back.
 package virtual
 
 import (
