@@ -40,8 +40,17 @@ func (s *Service) spawn(id string, n int) {
 			delete(s.running, key)
 			s.mu.Unlock()
 		}()
-		if err := s.flow(id, n, wake); err != nil && s.ctx.Err() == nil {
-			s.log.Error("payment flow stopped", "session", id, "attempt", n, "err", err)
+		// A flow that fails (the journal, a bug) is started again after a pause: a paid
+		// session must not wait for the next restart to get its ticket.
+		for try := 0; ; try++ {
+			err := s.flow(id, n, wake)
+			if err == nil || s.ctx.Err() != nil {
+				return
+			}
+			s.log.Error("payment flow failed; starting it again", "session", id, "attempt", n, "err", err)
+			if !s.sleep(backoff(try), nil) {
+				return
+			}
 		}
 	})
 }
@@ -176,10 +185,6 @@ func (s *Service) pixFlow(id string, n int, wake <-chan struct{}) error {
 			continue
 		case st.State == PixRemovedByReceiver || st.State == PixRemovedByPSP:
 			return s.pixGone(id, n, expired)
-		case !abandoned && expired && cancelled:
-			// Our PATCH succeeded yet the PSP still reads ATIVA: the charge cannot be paid
-			// any more (it was removed); believe our clock and end the attempt as expired.
-			return s.pixGone(id, n, true)
 		}
 		if expired && !abandoned {
 			// Our clock says the QR is over but the PSP could not remove the charge: give the
@@ -257,6 +262,9 @@ func (s *Service) recreated(id string, n int, charge PixCharge) error {
 	return err
 }
 
+// backoff is the pause before retry number try: 1 s doubling to a minute.
+func backoff(try int) time.Duration { return min(time.Second<<min(try, 6), time.Minute) }
+
 // RetryAfterError is implemented by provider errors that carry the PSP's Retry-After.
 type RetryAfterError interface{ RetryAfter() time.Duration }
 
@@ -331,6 +339,9 @@ func (s *Service) createCharge(sess *Session, a *Attempt, wake <-chan struct{}) 
 		a.Pix.ExpiresAt = created.Add(expiry).UTC()
 		if err := a.setState(sess.ID, AttemptActive); err != nil {
 			return err
+		}
+		if !sess.waitingOn(a.N) {
+			return nil // cancelled while the charge was being created: no QR on screen
 		}
 		// The QR for the screen travels in its own event, committed with the attempt becoming
 		// active and before it: the session JSON stays small.
@@ -461,6 +472,9 @@ func (s *Service) pixGone(id string, n int, expired bool) error {
 // have been paid. It is a hint, never proof: the charge is read again with GET and believed
 // only then. It returns at once; the check runs in the background.
 func (s *Service) PixHint(ctx context.Context, txid string) error {
+	if s.pix == nil {
+		return Errf(KindUnavailable, "pix.not_configured", "Pix não está configurado neste totem.")
+	}
 	id, n, ok := parsePixTxID(txid)
 	if !ok {
 		return Errf(KindInvalid, "pix.unknown_txid", "txid %q não é de uma cobrança deste totem.", txid)
@@ -578,6 +592,10 @@ func (s *Service) releaseExpired(id string, n int) error {
 // refund gives back the money of Pix attempt n (wrong amount, or a late payment under the
 // refund policy). The devolução id is derived, so a retry after a crash never refunds twice.
 func (s *Service) refund(id string, n int) error {
+	if s.pix == nil {
+		s.note(id, "pix.refund_pending", "Devolução pendente: Pix não está configurado. Configure o PSP para concluí-la.")
+		return nil
+	}
 	for try := 0; ; try++ {
 		sess, err := s.Get(s.ctx, id)
 		if err != nil {
@@ -620,7 +638,7 @@ func (s *Service) refund(id string, n int) error {
 		if try == 0 {
 			s.note(id, "pix.refund_failed", "Devolução ainda não concluída: nova tentativa automática.")
 		}
-		if !s.sleep(retryAfter(err, min(time.Duration(1<<min(try, 6))*time.Second, time.Minute)), nil) {
+		if !s.sleep(retryAfter(err, backoff(try)), nil) {
 			return nil
 		}
 	}
@@ -676,7 +694,7 @@ func (s *Service) fulfil(id string) error {
 				return nil
 			})
 		}
-		if !s.sleep(min(time.Duration(1<<min(try, 5))*time.Second, 30*time.Second), nil) {
+		if !s.sleep(backoff(min(try, 5)), nil) { // a paid customer waits: at most ~30 s apart
 			return nil
 		}
 	}
@@ -772,13 +790,16 @@ func (s *Service) cardFlow(id string, n int) error {
 	ctx, cancel := context.WithTimeout(s.ctx, callTimeout)
 	perr := s.printer.PrintTicket(ctx, ticketOf(sess, false))
 	cancel()
+	if perr == nil {
+		// Printed: confirm even while stopping. confirmCard writes ConfirmSent first, so a stop
+		// before CNF is acknowledged resends it at the next start instead of undoing a sale
+		// whose customer holds a ticket.
+		return s.confirmCard(id, n)
+	}
 	if s.ctx.Err() != nil {
-		return nil
+		return nil // not printed and stopping: undone at the next start
 	}
-	if perr != nil {
-		return s.undoCard(id, n, perr)
-	}
-	return s.confirmCard(id, n)
+	return s.undoCard(id, n, perr)
 }
 
 // confirmCard sends CNF for a printed ticket and marks the session paid and fulfilled: the
@@ -824,7 +845,7 @@ func (s *Service) confirmCard(id string, n int) error {
 	s.log.Error("card confirmation (CNF) not acknowledged; retrying", "session", id, "nsu", a.Card.NSU, "err", cerr)
 	s.note(id, "tef.confirm_pending", "Confirmação (CNF) ainda não aceita pelo TEF: nova tentativa automática.")
 	for try := 0; ; try++ {
-		if !s.sleep(min(time.Duration(1<<min(try, 6))*time.Second, time.Minute), nil) {
+		if !s.sleep(backoff(try), nil) {
 			return nil // retried at the next start
 		}
 		if cerr = s.sendConfirm(a, 1); cerr == nil {
@@ -870,11 +891,28 @@ func (s *Service) undoCard(id string, n int, cause error) error {
 		return err
 	}
 	a := sess.Attempt(n)
-	ctx, cancel := context.WithTimeout(s.ctx, callTimeout)
-	uerr := s.card.Undo(ctx, CardResult{Approved: true, Amount: a.Amount, Data: *a.Card})
-	cancel()
-	if uerr != nil {
-		s.log.Error("card undo failed; left pending", "session", id, "err", uerr)
+	// NCN until the terminal acknowledges it: until then the sale may still stand, so the
+	// attempt stays approved and the session takes no other payment (the TEF spec keeps the
+	// durable copy until CNF/NCN is acknowledged). A stop resumes it at the next start.
+	for try := 0; ; try++ {
+		ctx, cancel := context.WithTimeout(s.ctx, callTimeout)
+		uerr := s.card.Undo(ctx, CardResult{Approved: true, Amount: a.Amount, Data: *a.Card})
+		cancel()
+		if uerr == nil {
+			break
+		}
+		s.log.Error("card undo (NCN) not acknowledged; retrying", "session", id, "nsu", a.Card.NSU, "err", uerr)
+		if try == 0 {
+			_, _ = s.update(id, func(_ *journal.Tx, sess *Session) error {
+				a := sess.Attempt(n)
+				a.Message = "Não foi possível imprimir o ticket. Cancelando a transação no TEF, aguarde..."
+				a.Problem = &Problem{Code: "tef.undo_pending", Message: a.Message}
+				return nil
+			})
+		}
+		if !s.sleep(backoff(try), nil) {
+			return nil
+		}
 	}
 	_, err = s.update(id, func(_ *journal.Tx, sess *Session) error {
 		a := sess.Attempt(n)

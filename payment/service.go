@@ -348,20 +348,17 @@ func (s *Service) Cancel(ctx context.Context, id string) (*Session, error) {
 	if err != nil {
 		return nil, err
 	}
-	removed := false
+	removed := false // the PSP shows the charge removed: nothing can land on it any more
 	if a := sess.Current(); sess.State == StatePaying && a != nil {
 		if a.Method.Card() {
 			return nil, Errf(KindConflict, "session.card_in_progress", "Pagamento com cartão em andamento: cancele no PIN pad.")
 		}
 		if a.State == AttemptActive && s.pix != nil {
 			cctx, cancel := context.WithTimeout(ctx, 10*time.Second)
-			err := s.pix.CancelCharge(cctx, a.Pix.TxID)
-			cancel()
-			if err != nil {
+			if err := s.pix.CancelCharge(cctx, a.Pix.TxID); err != nil {
 				s.log.Warn("pix cancel failed; the charge stays watched for a late payment", "session", id, "txid", a.Pix.TxID, "err", err)
-			} else {
-				removed = true
 			}
+			cancel()
 			sctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 			st, err := s.pix.ChargeStatus(sctx, a.Pix.TxID)
 			cancel()
@@ -369,6 +366,7 @@ func (s *Service) Cancel(ctx context.Context, id string) (*Session, error) {
 				s.wake(id)
 				return nil, Errf(KindConflict, "session.already_paid", "O pagamento já foi recebido: aguarde o ticket.")
 			}
+			removed = err == nil && (st.State == PixRemovedByReceiver || st.State == PixRemovedByPSP)
 		}
 	}
 	sess, err = s.update(id, func(_ *journal.Tx, sess *Session) error {

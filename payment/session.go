@@ -186,6 +186,9 @@ func (s *Session) Attempt(n int) *Attempt {
 	return &s.Attempts[n-1]
 }
 
+// waitingOn reports whether the session is paying and waiting on attempt n.
+func (s *Session) waitingOn(n int) bool { return s.State == StatePaying && s.Current().N == n }
+
 // PaidAttempt returns the attempt that took the money, or nil.
 func (s *Session) PaidAttempt() *Attempt {
 	for i := range s.Attempts {

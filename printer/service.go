@@ -85,14 +85,11 @@ type Service struct {
 	// owned by the run goroutine
 	link    device.Link
 	frames  chan escpos.Frame
-	linkGen int
 	backoff int
 }
 
 type request struct {
-	ctx  context.Context
-	job  *Job
-	fn   func() error // a status read for the CLI or Ready
+	job  *Job // nil: a status read (Refresh)
 	done chan error
 }
 
@@ -211,7 +208,7 @@ func (s *Service) Print(ctx context.Context, j *Job) error {
 	if err := s.save(j); err != nil {
 		return err
 	}
-	return s.submit(ctx, request{ctx: ctx, job: j, done: make(chan error, 1)})
+	return s.submit(ctx, request{job: j, done: make(chan error, 1)})
 }
 
 // Reprint prints a kept job again.
@@ -220,12 +217,12 @@ func (s *Service) Reprint(ctx context.Context, id string) error {
 	if err != nil {
 		return err
 	}
-	return s.submit(ctx, request{ctx: ctx, job: j, done: make(chan error, 1)})
+	return s.submit(ctx, request{job: j, done: make(chan error, 1)})
 }
 
 // Refresh reads the status now (for the CLI and tests).
 func (s *Service) Refresh(ctx context.Context) error {
-	return s.submit(ctx, request{ctx: ctx, done: make(chan error, 1)})
+	return s.submit(ctx, request{done: make(chan error, 1)})
 }
 
 func (s *Service) submit(ctx context.Context, r request) error {
@@ -261,7 +258,9 @@ func (s *Service) run() {
 			return
 		case <-retry:
 			retry = nil
-			s.connect()
+			if s.link == nil { // a request may have reconnected meanwhile
+				s.connect()
+			}
 		case r := <-s.reqs:
 			if s.link == nil {
 				s.connect()
@@ -274,7 +273,7 @@ func (s *Service) run() {
 					s.finish(r.job, err)
 				}
 			case r.job != nil:
-				err = s.printJob(r.ctx, r.job)
+				err = s.printJob(r.job)
 			default:
 				err = s.poll()
 			}
@@ -299,7 +298,6 @@ func (s *Service) connect() {
 	}
 	s.backoff = 0
 	s.link = link
-	s.linkGen++
 	s.frames = nil
 	if link.Info().CanRead {
 		s.frames = make(chan escpos.Frame, 64)
@@ -368,6 +366,10 @@ func (s *Service) setLink(link device.Link, err error) {
 // ask sends a status request and waits for its one-byte answer, skipping ASB packets (whose
 // status is merged) and flow-control bytes.
 func (s *Service) ask(req []byte, timeout time.Duration) (byte, error) {
+	// An answer that came too late for an earlier request must never be taken for this one.
+	if err := s.drain(); err != nil {
+		return 0, err
+	}
 	if err := s.write(req, timeout); err != nil {
 		return 0, err
 	}
@@ -396,6 +398,25 @@ func (s *Service) ask(req []byte, timeout time.Duration) (byte, error) {
 }
 
 var errNoAnswer = errors.New("the printer did not answer")
+
+// drain discards what is waiting on the status channel (late answers), merging ASB packets.
+func (s *Service) drain() error {
+	for {
+		select {
+		case f, ok := <-s.frames:
+			if !ok {
+				return errors.New("printer link closed")
+			}
+			if f.Kind == escpos.FrameASB {
+				if st, err := escpos.DecodeASB(f.Bytes); err == nil {
+					s.merge(st)
+				}
+			}
+		default:
+			return nil
+		}
+	}
+}
 
 // poll reads DLE EOT 1-4 and updates the status and the health conditions.
 func (s *Service) poll() error {
@@ -476,6 +497,9 @@ func (s *Service) write(data []byte, timeout time.Duration) error {
 				return err
 			}
 		}
+		if err := s.ctx.Err(); err != nil {
+			return fmt.Errorf("printer service stopping: %w", err)
+		}
 		_ = s.link.SetWriteDeadline(deadline)
 		if _, err := s.link.Write(data[off:end]); err != nil {
 			return fmt.Errorf("writing to the printer: %w", err)
@@ -525,7 +549,7 @@ func (s *Service) waitXON(deadline time.Time) error {
 }
 
 // printJob refuses the job if the printer cannot take it, sends it, and checks after the cut.
-func (s *Service) printJob(ctx context.Context, j *Job) error {
+func (s *Service) printJob(j *Job) error {
 	j.Attempts++
 	j.State, j.Error = JobPrinting, ""
 	if err := s.save(j); err != nil {
@@ -552,10 +576,13 @@ func (s *Service) printJob(ctx context.Context, j *Job) error {
 	// GS r 1 is answered when the buffer reaches it: after the cut, the job went through.
 	b, err := s.ask([]byte{0x1d, 0x72, 0x01}, s.cfg.JobTimeout)
 	if err == nil {
-		st, derr := escpos.DecodeGSr1(b)
-		if derr == nil && st.PaperEnd {
-			return s.finish(j, payment.Errf(payment.KindUnavailable, "printer.paper_out", "O papel acabou durante a impressão"))
+		if _, derr := escpos.DecodeGSr1(b); derr != nil {
+			// Not the answer to GS r 1: nothing proves the job went through.
+			s.log.Warn("end-of-job answer not understood", "byte", b, "err", derr)
+			return s.finish(j, payment.Errf(payment.KindUnavailable, "printer.incomplete", "A impressora não confirmou o fim do ticket"))
 		}
+		// Answered: the buffer reached the cut, the ticket printed. Paper that ran out just
+		// after it shows in the status (a health condition), not as a failed ticket.
 		_ = s.poll()
 		return s.finish(j, nil)
 	}

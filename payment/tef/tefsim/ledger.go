@@ -1,0 +1,175 @@
+package tefsim
+
+import (
+	"crypto/rand"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"math/big"
+	"os"
+	"path/filepath"
+)
+
+const ledgerFile = "ledger.json"
+
+// NSUs are 6 digits: from minNSU to maxNSU.
+const (
+	minNSU = 100000
+	maxNSU = 999999
+)
+
+// ledger is the simulator's whole state, as written to ledger.json.
+type ledger struct {
+	Version    int      `json:"version"`
+	NextNSU    int      `json:"next_nsu"`
+	Txs        []*Tx    `json:"transactions"`
+	CancelNSUs []string `json:"cancellation_nsus,omitempty"` // NSUs of approved cancellations (CNC)
+
+	path string
+	nsus map[string]bool // every NSU given, sales and cancellations
+}
+
+func loadLedger(dir string) (*ledger, error) {
+	l := &ledger{Version: 1}
+	if dir != "" {
+		if err := os.MkdirAll(dir, 0o700); err != nil {
+			return nil, fmt.Errorf("tefsim: ledger directory: %w", err)
+		}
+		l.path = filepath.Join(dir, ledgerFile)
+		data, err := os.ReadFile(l.path)
+		switch {
+		case errors.Is(err, os.ErrNotExist):
+		case err != nil:
+			return nil, fmt.Errorf("tefsim: %w", err)
+		default:
+			if err := json.Unmarshal(data, l); err != nil {
+				return nil, fmt.Errorf("tefsim: %s is not a ledger: %w", l.path, err)
+			}
+			if l.Version != 1 {
+				return nil, fmt.Errorf("tefsim: %s: unknown ledger version %d", l.path, l.Version)
+			}
+		}
+	}
+	l.nsus = map[string]bool{}
+	for _, t := range l.Txs {
+		if t == nil {
+			return nil, fmt.Errorf("tefsim: %s: a null transaction", l.path)
+		}
+		l.nsus[t.NSU] = true
+	}
+	for _, n := range l.CancelNSUs {
+		l.nsus[n] = true
+	}
+	if l.NextNSU < minNSU || l.NextNSU > maxNSU {
+		// A fresh ledger starts at a random NSU, so an in-memory simulator started again does
+		// not give the NSUs a kiosk may still hold from its previous run.
+		n, err := rand.Int(rand.Reader, big.NewInt(400000))
+		if err != nil {
+			return nil, fmt.Errorf("tefsim: %w", err)
+		}
+		l.NextNSU = minNSU + int(n.Int64())
+	}
+	return l, nil
+}
+
+// save writes the ledger (atomically) when the simulator has a directory.
+func (l *ledger) save() error {
+	if l.path == "" {
+		return nil
+	}
+	data, err := json.MarshalIndent(l, "", "  ")
+	if err != nil {
+		return fmt.Errorf("tefsim: encoding the ledger: %w", err)
+	}
+	if err := writeAtomic(l.path, append(data, '\n'), 0o600, true); err != nil {
+		return fmt.Errorf("tefsim: writing the ledger: %w", err)
+	}
+	return nil
+}
+
+// newNSU gives an NSU never given by this ledger.
+func (l *ledger) newNSU() (string, error) {
+	for range maxNSU - minNSU + 1 {
+		n := fmt.Sprintf("%06d", l.NextNSU)
+		l.NextNSU++
+		if l.NextNSU > maxNSU {
+			l.NextNSU = minNSU
+		}
+		if !l.nsus[n] {
+			l.nsus[n] = true
+			return n, nil
+		}
+	}
+	return "", errors.New("tefsim: no NSU left")
+}
+
+func (l *ledger) pending() []*Tx {
+	var out []*Tx
+	for _, t := range l.Txs {
+		if t.State == StatePending {
+			out = append(out, t)
+		}
+	}
+	return out
+}
+
+// find returns the transaction with this network, NSU and finalização.
+func (l *ledger) find(network, nsu, fin string) *Tx {
+	for _, t := range l.Txs {
+		if t.Network == network && t.NSU == nsu && t.Finalizacao == fin {
+			return t
+		}
+	}
+	return nil
+}
+
+// writeAtomic writes path through a temporary file in the same folder and a rename, so a
+// reader sees the old content or the whole new one. durable adds the fsyncs a ledger needs.
+func writeAtomic(path string, data []byte, perm os.FileMode, durable bool) error {
+	dir := filepath.Dir(path)
+	f, err := os.CreateTemp(dir, "."+filepath.Base(path)+".tmp*")
+	if err != nil {
+		return err
+	}
+	return finishAtomic(f, path, data, perm, durable)
+}
+
+// finishAtomic writes data to the open temporary file f, closes it and renames it to path;
+// on failure f is removed.
+func finishAtomic(f *os.File, path string, data []byte, perm os.FileMode, durable bool) error {
+	tmp := f.Name()
+	ok := false
+	defer func() {
+		if !ok {
+			os.Remove(tmp)
+		}
+	}()
+	if err := f.Chmod(perm); err != nil {
+		f.Close()
+		return err
+	}
+	if _, err := f.Write(data); err != nil {
+		f.Close()
+		return err
+	}
+	if durable {
+		if err := f.Sync(); err != nil {
+			f.Close()
+			return err
+		}
+	}
+	if err := f.Close(); err != nil {
+		return err
+	}
+	if err := os.Rename(tmp, path); err != nil {
+		return err
+	}
+	ok = true
+	if durable {
+		if d, err := os.Open(filepath.Dir(path)); err == nil {
+			d.Sync()
+			d.Close()
+		}
+	}
+	return nil
+}
