@@ -27,9 +27,7 @@ func TestMain(m *testing.M) {
 }
 
 // waitLimit is a failure deadline, never a measure of speed: a state that has not come after
-// this long is not coming.
-// waitLimit fails a test whose state never comes; generous, since a loaded 2-core CI machine
-// runs several packages at once. It bounds a hang; it measures nothing.
+// this long is not coming. Generous: a loaded 2-core CI machine runs several packages at once.
 const waitLimit = 30 * time.Second
 
 // saoPaulo is the kiosk's zone in these tests.
