@@ -13,6 +13,7 @@ import (
 	"os/signal"
 	"path/filepath"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -28,8 +29,13 @@ import (
 	_ "time/tzdata" // ticket days follow the kiosk's zone even where the OS has no tz database
 )
 
-// stopTimeout is how long a clean stop may take before the process gives up waiting.
-const stopTimeout = 4 * time.Second
+// stopTimeout is how long the local API may take to finish requests in progress at a stop;
+// stopDeadline bounds the whole stop: past it the process exits, which leaves exactly the state
+// a crash does (the journal is written for that; whatever was in progress resumes at start).
+const (
+	stopTimeout  = 2500 * time.Millisecond
+	stopDeadline = 4800 * time.Millisecond
+)
 
 // EventHealth is the journal event for a health condition raised or cleared.
 const EventHealth = "health.changed"
@@ -79,6 +85,13 @@ func newLogger(c LogConfig, w io.Writer) *slog.Logger {
 
 // daemon runs totemd until ctx ends, then stops within stopTimeout.
 func daemon(ctx context.Context, cfg Config, demo bool, log *slog.Logger) error {
+	// Deferred first, so it runs last: the watchdog armed at stop covers every deferred close.
+	var watchdog atomic.Pointer[time.Timer]
+	defer func() {
+		if t := watchdog.Load(); t != nil {
+			t.Stop()
+		}
+	}()
 	if err := os.MkdirAll(cfg.StateDir, 0o700); err != nil {
 		return fmt.Errorf("creating state dir: %w", err)
 	}
@@ -191,6 +204,12 @@ func daemon(ctx context.Context, cfg Config, demo bool, log *slog.Logger) error 
 		return fmt.Errorf("local API stopped: %w", err)
 	}
 	log.Info("stopping")
+	signal.Reset(os.Interrupt, syscall.SIGTERM) // a second signal stops the process at once
+	watchdog.Store(time.AfterFunc(stopDeadline, func() {
+		log.Error("stop took longer than its deadline: exiting now; what was in progress resumes at the next start",
+			"deadline", stopDeadline)
+		os.Exit(1)
+	}))
 	sctx, cancel := context.WithTimeout(context.Background(), stopTimeout)
 	defer cancel()
 	if err := srv.Shutdown(sctx); err != nil && !errors.Is(err, context.DeadlineExceeded) {
