@@ -30,12 +30,13 @@
 //     value means the field is absent (exactly as [Message.Set] does);
 //   - a leading UTF-8 byte order mark switches the decoding to UTF-8 (the rest must then be
 //     valid UTF-8); otherwise bytes are CP1252, undefined ones becoming U+FFFD;
-//   - control characters other than the line end are kept in values; Encode refuses them.
+//   - control characters other than the line end are kept in values (Encode refuses them);
 //   - input over [MaxMessageSize] is ErrMalformed.
 //
 // Encode writes canonical lines, drops empty values, writes "999-999 = 0" last whatever the
 // message holds for it, and fails with [ErrEncode] on a control character (CR, LF, tab and
 // the like), a rune CP1252 cannot hold, a duplicate id-seq, an id or seq out of range, or a
 // message over MaxMessageSize. A message Parse accepted re-encodes to one that parses to the
-// same fields unless one of its values holds such a character.
+// same fields unless one of its values holds such a character (or it outgrows
+// MaxMessageSize by the canonical spacing).
 package tef

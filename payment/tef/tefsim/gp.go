@@ -439,42 +439,16 @@ func (s *Sim) cancel(ctx context.Context, req *tef.Message, id string, r replier
 	}
 	network, ts := req.Value(fNetwork, 0), req.Value(fCancelTS, 0)
 	now := s.now()
-	s.mu.Lock()
-	var tx *Tx
-	for _, t := range s.led.Txs {
-		if t.NSU == nsu && (network == "" || t.Network == network) && (ts == "" || t.Timestamp == ts) &&
-			(!hasAmount || t.AmountCents == amount) && t.State != StateUndone && t.State != StatePending {
-			tx = t
-			break
-		}
-	}
-	var cnsu string
-	var err error
-	if tx != nil && tx.State == StateConfirmed {
-		cnsu, err = s.led.newNSU()
-		if err == nil {
-			s.led.CancelNSUs = append(s.led.CancelNSUs, cnsu)
-			tx.State, tx.Resolved = StateCancelled, now
-			err = s.led.save()
-		}
-	}
-	var orig Tx
-	if tx != nil {
-		orig = *tx
-	}
-	s.mu.Unlock()
+	orig, cnsu, refused, err := s.cancelSale(network, nsu, ts, amount, hasAmount, now)
 	switch {
-	case tx == nil:
-		log.Info("tefsim: cancellation of an unknown sale: refused", "nsu", nsu, "timestamp", ts)
-		return s.send(r, log, refusal(req, id, CodeNotFound, "TRANSACAO NAO ENCONTRADA", "OPERACAO NAO REALIZADA"))
-	case cnsu == "" && err == nil:
-		log.Info("tefsim: cancellation of a sale already cancelled: refused", "nsu", nsu)
-		return s.send(r, log, refusal(req, id, CodeNotFound, "TRANSACAO JA CANCELADA", "OPERACAO NAO REALIZADA"))
-	case err != nil:
+	case refused != "":
+		log.Info("tefsim: cancellation refused", "reason", refused, "nsu", nsu, "timestamp", ts)
+		return s.send(r, log, refusal(req, id, CodeNotFound, refused, "OPERACAO NAO REALIZADA"))
+	case cnsu == "":
 		log.Error("tefsim: recording the cancellation", "err", err)
-		if cnsu == "" {
-			return s.send(r, log, refusal(req, id, CodeInvalid, "ERRO NO GERENCIADOR", "OPERACAO NAO REALIZADA"))
-		}
+		return s.send(r, log, refusal(req, id, CodeInvalid, "ERRO NO GERENCIADOR", "OPERACAO NAO REALIZADA"))
+	case err != nil:
+		log.Error("tefsim: saving the ledger (the cancellation stands)", "err", err)
 	}
 	log.Info("tefsim: sale cancelled", "nsu", orig.NSU, "cancel_nsu", cnsu, "amount", orig.AmountCents)
 	m := newMsg(cmdCNC, id)
@@ -507,6 +481,35 @@ func (s *Sim) cancel(ctx context.Context, req *tef.Message, id string, r replier
 	m.Set(fConfirm, 0, "1")
 	m.Set(fMaskedCard, 0, maskedCard)
 	return s.send(r, log, m)
+}
+
+// cancelSale cancels the confirmed sale a CNC names (network, timestamp and amount are
+// checked when given). It returns the sale and the cancellation's NSU; refused is the
+// operator message when no confirmed sale matches; err a failure to record it (with cnsu
+// set, the cancellation stands but the ledger file was not written).
+func (s *Sim) cancelSale(network, nsu, ts string, amount int64, hasAmount bool, now time.Time) (orig Tx, cnsu, refused string, err error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var tx *Tx
+	for _, t := range s.led.Txs {
+		if t.NSU == nsu && (network == "" || t.Network == network) && (ts == "" || t.Timestamp == ts) &&
+			(!hasAmount || t.AmountCents == amount) && (t.State == StateConfirmed || t.State == StateCancelled) {
+			tx = t
+			break
+		}
+	}
+	switch {
+	case tx == nil:
+		return Tx{}, "", "TRANSACAO NAO ENCONTRADA", nil
+	case tx.State == StateCancelled:
+		return *tx, "", "TRANSACAO JA CANCELADA", nil
+	}
+	if cnsu, err = s.led.newNSU(); err != nil {
+		return *tx, "", "", err
+	}
+	s.led.CancelNSUs = append(s.led.CancelNSUs, cnsu)
+	tx.State, tx.Resolved = StateCancelled, now
+	return *tx, cnsu, "", s.led.save()
 }
 
 // adminReport is the ADM response: a report of the ledger as receipt lines.

@@ -89,6 +89,8 @@ type automation interface {
 	next(within time.Duration) ([]byte, error)
 	// quiet is how long to watch for a message that must not come.
 	quiet() time.Duration
+	// again is the automation after it lost its link: a new connection over TCP.
+	again(t *testing.T) automation
 }
 
 // transport starts the simulator's side of one transport and returns a client for it.
@@ -119,8 +121,9 @@ var transports = []transport{
 
 // tcpClient speaks to the simulator over one connection.
 type tcpClient struct {
-	c net.Conn
-	r *bufio.Reader
+	addr string
+	c    net.Conn
+	r    *bufio.Reader
 }
 
 func dialTCP(t *testing.T, addr string) *tcpClient {
@@ -130,7 +133,13 @@ func dialTCP(t *testing.T, addr string) *tcpClient {
 		t.Fatalf("dial %s: %v", addr, err)
 	}
 	t.Cleanup(func() { c.Close() })
-	return &tcpClient{c: c, r: bufio.NewReader(c)}
+	return &tcpClient{addr: addr, c: c, r: bufio.NewReader(c)}
+}
+
+func (c *tcpClient) again(t *testing.T) automation {
+	t.Helper()
+	c.c.Close()
+	return dialTCP(t, c.addr)
 }
 
 func (c *tcpClient) quiet() time.Duration { return quietTCP }
@@ -169,6 +178,8 @@ type fileClient struct {
 }
 
 func (c *fileClient) quiet() time.Duration { return quietFile }
+
+func (c *fileClient) again(*testing.T) automation { return c }
 
 func (c *fileClient) send(t *testing.T, raw string) {
 	t.Helper()

@@ -121,6 +121,20 @@ func TestScenarios(t *testing.T) {
 			if tx.AmountCents != 1054 {
 				t.Errorf("pending %+v", tx)
 			}
+			// The automation never saw the approval: the next sale tells it what is pending,
+			// and it undoes that.
+			b := a.again(t)
+			refused := exchange(t, b, crt("72", 1000))
+			field(t, refused, 9, tefsim.CodePending)
+			field(t, refused, 12, tx.NSU)
+			statusOnly(t, b, request("000-000", "NCN", "001-000", "73", "010-000", refused.Value(10, 0),
+				"012-000", refused.Value(12, 0), "027-000", refused.Value(27, 0)))
+			wantLedger(t, s, tefsim.StateUndone)
+		}},
+		{"document not printable", func(t *testing.T, s *tefsim.Sim, a automation, _ string) {
+			resp := exchange(t, a, request("000-000", "CRT", "001-000", "75", "002-000", "A\x01B", "003-000", "500"))
+			field(t, resp, 9, "0")
+			field(t, resp, 2, "A?B")
 		}},
 		{",55 no confirmation", func(t *testing.T, s *tefsim.Sim, a automation, _ string) {
 			resp := exchange(t, a, crt("81", 1055))

@@ -16,13 +16,17 @@
 // CRT (card sale), CNC (cancel a confirmed sale by 025 NSU, 026 timestamp, 003 amount), CNF
 // and NCN (confirm or undo by 010 network + 012 NSU + 027 finalização; status only). Every
 // request gets a status (same 000-000 and 001-000, 009-000 = 0) after Options.StatusDelay.
+// An approved CNC has its own NSU and 729-000 = 1: the sale is cancelled at once, nothing is
+// left to confirm. Requests that do not parse, lack a 1-10 digit 001-000 or carry an unknown
+// command get nothing (and a log line).
 //
 // The outcome of a CRT is chosen by the amount's centavos (003-000), so a person can try the
 // scenarios from the kiosk UI:
 //
 //	,51  declined after the PIN pad (009-000 = 51, 030-000 TRANSACAO NEGADA)
 //	,52  cancelled by the customer on the PIN pad (009-000 = 52, 030-000 OPERACAO CANCELADA)
-//	,53  the GP never answers: no status, no response, nothing recorded
+//	,53  the GP never answers: no status, no response, nothing recorded (on files the
+//	     request is consumed all the same; on tcp the connection keeps serving)
 //	,54  approved and recorded as pending, but the approval never reaches the automation: on
 //	     tcp the connection is closed instead; on files IntPos.001 is left truncated (about
 //	     half of the approved response, cut mid-line, no 999-999 trailer)
@@ -35,6 +39,10 @@
 // (,54, a crash) can still undo it. CNF and NCN resolve a transaction once: a second CNF, a
 // NCN after CNF and anything for an unknown transaction only get their status (and a log
 // line).
+//
+// There is one PIN pad: sales, cancellations and ADM on several connections (or on both
+// transports) take it in turn. As at a real GP, a sale goes on when its TCP automation hangs
+// up during the PIN pad time: it is approved and stays pending.
 //
 // The simulator keeps a ledger of approved transactions (Ledger, Pending), in Options.Dir
 // (ledger.json, written atomically at every change) so a restart keeps it.
