@@ -663,3 +663,39 @@ func TestASBPackets(t *testing.T) {
 		}
 	})
 }
+
+// TestLateAnswerNotTakenForTheNext: an answer that comes after StatusTimeout is not taken for
+// the next request's. (It was, and every later poll then decoded DLE EOT n's answer as n+1's:
+// a printer with paper near end, DLE EOT 4 = 0x1E, read as offline for good.)
+func TestLateAnswerNotTakenForTheNext(t *testing.T) {
+	r := newRig(device.LinkInfo{URI: "tcp://127.0.0.1:9100", Kind: "tcp", CanRead: true})
+	r.fake.NearEnd(true)
+	e := startFlow(t, r, func(c *Config) { c.StatusTimeout = 100 * time.Millisecond }, nil)
+	e.ready(t)
+
+	late := make(chan struct{})
+	var once sync.Once
+	r.setHooks(nil, func(out io.Writer, ans []byte) error {
+		delayed := false
+		once.Do(func() { delayed = true })
+		if delayed {
+			time.Sleep(400 * time.Millisecond) // the printer is slow to answer, once
+			defer close(late)
+		}
+		_, err := out.Write(ans)
+		return err
+	})
+	if err := e.svc.Refresh(context.Background()); code(err) != "printer.offline" {
+		t.Fatalf("refresh with a late answer: %v, want printer.offline (no answer)", err)
+	}
+	<-late
+	for i := range 3 {
+		if err := e.svc.Refresh(context.Background()); err != nil {
+			t.Fatalf("refresh %d: %v", i, err)
+		}
+		st, _, _ := e.svc.Status()
+		if rerr := e.svc.Ready(context.Background()); !st.Online || !st.PaperNearEnd || rerr != nil {
+			t.Errorf("refresh %d after the printer answers again: status %s, ready %v; want online with paper near end, ready", i, st, rerr)
+		}
+	}
+}

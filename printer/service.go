@@ -86,6 +86,7 @@ type Service struct {
 	link    device.Link
 	frames  chan escpos.Frame
 	backoff int
+	xoff    bool // the printer said XOFF and has not said XON yet
 }
 
 type request struct {
@@ -370,7 +371,16 @@ func (s *Service) ask(req []byte, timeout time.Duration) (byte, error) {
 	if err := s.drain(); err != nil {
 		return 0, err
 	}
-	if err := s.write(req, timeout); err != nil {
+	var err error
+	if len(req) == 3 && req[0] == 0x10 && req[1] == 0x04 {
+		// DLE EOT is real-time: the printer answers it even while it refuses data (XOFF),
+		// which is how a paused printer says why.
+		_ = s.link.SetWriteDeadline(time.Now().Add(timeout))
+		_, err = s.link.Write(req)
+	} else {
+		err = s.write(req, timeout)
+	}
+	if err != nil {
 		return 0, err
 	}
 	t := time.NewTimer(timeout)
@@ -381,14 +391,10 @@ func (s *Service) ask(req []byte, timeout time.Duration) (byte, error) {
 			if !ok {
 				return 0, errors.New("printer link closed")
 			}
-			switch f.Kind {
-			case escpos.FrameByte:
+			if f.Kind == escpos.FrameByte {
 				return f.Bytes[0], nil
-			case escpos.FrameASB:
-				if st, err := escpos.DecodeASB(f.Bytes); err == nil {
-					s.merge(st)
-				}
 			}
+			s.note(f)
 		case <-t.C:
 			return 0, errNoAnswer
 		case <-s.ctx.Done():
@@ -407,16 +413,29 @@ func (s *Service) drain() error {
 			if !ok {
 				return errors.New("printer link closed")
 			}
-			if f.Kind == escpos.FrameASB {
-				if st, err := escpos.DecodeASB(f.Bytes); err == nil {
-					s.merge(st)
-				}
-			}
+			s.note(f)
 		default:
 			return nil
 		}
 	}
 }
+
+// note takes what a frame that is not an answer says: flow control and status packets.
+func (s *Service) note(f escpos.Frame) {
+	switch f.Kind {
+	case escpos.FrameXOFF:
+		s.xoff = true
+	case escpos.FrameXON:
+		s.xoff = false
+	case escpos.FrameASB:
+		if st, err := escpos.DecodeASB(f.Bytes); err == nil {
+			s.merge(st)
+		}
+	}
+}
+
+// errPaused is a job the printer held with XOFF for longer than the job may take.
+var errPaused = errors.New("the printer asked to wait (XOFF) and did not resume (XON) in time")
 
 // poll reads DLE EOT 1-4 and updates the status and the health conditions.
 func (s *Service) poll() error {
@@ -481,6 +500,11 @@ func (s *Service) healthFrom(st escpos.Status) {
 // printer's receive buffer is small and a tty's grows without bound), sleeping only as much as
 // the writes ran ahead; it pauses on XOFF until XON (software flow control).
 func (s *Service) write(data []byte, timeout time.Duration) error {
+	return s.writeUntil(data, time.Now().Add(timeout))
+}
+
+// writeUntil is write with an absolute deadline (wall clock: it bounds I/O).
+func (s *Service) writeUntil(data []byte, deadline time.Time) error {
 	info := s.link.Info()
 	chunk := len(data)
 	var perByte time.Duration
@@ -489,7 +513,6 @@ func (s *Service) write(data []byte, timeout time.Duration) error {
 		perByte = 10 * time.Second / time.Duration(info.BaudRate)
 	}
 	start := time.Now()
-	deadline := s.now().Add(timeout)
 	for off := 0; off < len(data); off += chunk {
 		end := min(off+chunk, len(data))
 		if info.Flow == "xonxoff" {
@@ -513,17 +536,18 @@ func (s *Service) write(data []byte, timeout time.Duration) error {
 	return nil
 }
 
-// waitXON returns at once unless the printer sent XOFF; then it waits for XON.
+// waitXON returns at once unless the printer said XOFF (now or earlier); then it waits for XON.
 func (s *Service) waitXON(deadline time.Time) error {
-	paused := false
 	for {
 		var f escpos.Frame
 		var ok bool
-		if paused {
+		if s.xoff {
 			select {
 			case f, ok = <-s.frames:
 			case <-time.After(time.Until(deadline)):
-				return errors.New("the printer asked to wait (XOFF) and never resumed (XON)")
+				return errPaused
+			case <-s.ctx.Done():
+				return s.ctx.Err()
 			}
 		} else {
 			select {
@@ -535,16 +559,7 @@ func (s *Service) waitXON(deadline time.Time) error {
 		if !ok {
 			return errors.New("printer link closed")
 		}
-		switch f.Kind {
-		case escpos.FrameXOFF:
-			paused = true
-		case escpos.FrameXON:
-			paused = false
-		case escpos.FrameASB:
-			if st, err := escpos.DecodeASB(f.Bytes); err == nil {
-				s.merge(st)
-			}
-		}
+		s.note(f)
 	}
 }
 
@@ -566,7 +581,12 @@ func (s *Service) printJob(j *Job) error {
 			return s.finish(j, err)
 		}
 	}
-	if err := s.write(j.Bytes, s.cfg.JobTimeout); err != nil {
+	deadline := time.Now().Add(s.cfg.JobTimeout) // one deadline for the whole job
+	if err := s.writeUntil(j.Bytes, deadline); err != nil {
+		if errors.Is(err, errPaused) {
+			// The link is fine: the printer stopped taking data. Real-time status says why.
+			return s.finish(j, s.stopped("A impressora pausou a impressão e não retomou"))
+		}
 		s.broken(err)
 		return s.finish(j, payment.Errf(payment.KindUnavailable, "printer.offline", "Impressora desconectada durante a impressão"))
 	}
@@ -574,7 +594,7 @@ func (s *Service) printJob(j *Job) error {
 		return s.finish(j, nil) // write-only: written is all that can be known
 	}
 	// GS r 1 is answered when the buffer reaches it: after the cut, the job went through.
-	b, err := s.ask([]byte{0x1d, 0x72, 0x01}, s.cfg.JobTimeout)
+	b, err := s.ask([]byte{0x1d, 0x72, 0x01}, max(time.Until(deadline), s.cfg.StatusTimeout))
 	if err == nil {
 		if _, derr := escpos.DecodeGSr1(b); derr != nil {
 			// Not the answer to GS r 1: nothing proves the job went through.
@@ -590,16 +610,22 @@ func (s *Service) printJob(j *Job) error {
 		s.broken(err)
 		return s.finish(j, payment.Errf(payment.KindUnavailable, "printer.offline", "Impressora desconectada durante a impressão"))
 	}
-	// No answer: the printer stopped in the middle. Real-time status says why.
+	// No answer: the printer stopped in the middle.
+	return s.finish(j, s.stopped("A impressora não confirmou o fim do ticket"))
+}
+
+// stopped explains a job the printer stopped in the middle, from its real-time status (DLE EOT
+// is answered even by a printer that stopped taking data).
+func (s *Service) stopped(otherwise string) error {
 	_ = s.poll()
 	s.mu.Lock()
 	st := s.status
 	s.mu.Unlock()
 	if perr := problem(st); perr != nil {
 		e := payment.AsError(perr)
-		return s.finish(j, payment.Errf(payment.KindUnavailable, e.Code, "%s durante a impressão", e.Message))
+		return payment.Errf(payment.KindUnavailable, e.Code, "%s durante a impressão", e.Message)
 	}
-	return s.finish(j, payment.Errf(payment.KindUnavailable, "printer.incomplete", "A impressora não confirmou o fim do ticket"))
+	return payment.Errf(payment.KindUnavailable, "printer.incomplete", "%s", otherwise)
 }
 
 // finish records the job's outcome and returns err.

@@ -80,14 +80,19 @@ func printerConfig(fs *flag.FlagSet, args []string, needDevice bool) (printer.Co
 		return printer.Config{}, &exitError{2, errors.New(printerUsage)}
 	}
 	pc := printer.DefaultConfig()
-	if *cfgPath != "" || *dev == "" {
-		cfg, err := cliConfig(*cfgPath)
-		if err != nil && (*dev == "" && needDevice) {
+	switch {
+	case *cfgPath != "": // named: it must load
+		cfg, err := loadConfig(*cfgPath, false)
+		if err != nil {
+			return pc, err
+		}
+		pc = cfg.Printer
+	case *dev == "" && needDevice: // the default config is where the device is
+		cfg, err := cliConfig("")
+		if err != nil {
 			return pc, fmt.Errorf("%w (or pass --device URI)", err)
 		}
-		if err == nil {
-			pc = cfg.Printer
-		}
+		pc = cfg.Printer
 	}
 	if *dev != "" {
 		pc.Device = *dev

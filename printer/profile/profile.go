@@ -142,10 +142,20 @@ func fromDB() (map[string]Profile, error) {
 				Tables: map[escpos.Charset]byte{}, NativeQR: r.Features["qrCode"], Raster: r.Features["bitImageRaster"],
 				Barcodes: r.Features["barcodeB"], PartialCut: r.Features["paperPartCut"], Star: r.Features["starCommands"],
 				Status: "escpos", FeedBeforeCut: 4}
-			for slot, name := range r.CodePages {
-				n, err := strconv.Atoi(slot)
-				if cs, ok := names[name]; ok && err == nil && n >= 0 && n < 256 {
-					p.Tables[cs] = byte(n)
+			// Slots in ascending order, the lowest kept when a table appears twice: the same
+			// profile always selects the same slot.
+			slots := make([]int, 0, len(r.CodePages))
+			for slot := range r.CodePages {
+				if n, err := strconv.Atoi(slot); err == nil && n >= 0 && n < 256 {
+					slots = append(slots, n)
+				}
+			}
+			sort.Ints(slots)
+			for _, n := range slots {
+				if cs, ok := names[r.CodePages[strconv.Itoa(n)]]; ok {
+					if _, seen := p.Tables[cs]; !seen {
+						p.Tables[cs] = byte(n)
+					}
 				}
 			}
 			mm, _ := r.Media.Width.MM.(float64)
@@ -154,11 +164,11 @@ func fromDB() (map[string]Profile, error) {
 			if p.WidthMM == 0 {
 				p.WidthMM = 80
 			}
-			d, c, cb := sized(p.WidthMM)
 			if p.Dots == 0 {
-				p.Dots = d
+				p.Dots, _, _ = sized(p.WidthMM)
 			}
-			p.Columns, p.ColumnsB = c, cb
+			// Columns follow the dots (font A 12 dots wide, font B 9), whatever the millimetres say.
+			p.Columns, p.ColumnsB = p.Dots/12, p.Dots/9
 			if f, ok := r.Fonts["0"]; ok && f.Columns > 0 {
 				p.Columns = f.Columns
 			}
