@@ -673,9 +673,7 @@ func (s *Service) fulfil(id string) error {
 		if sess.State != StatePaid && sess.State != StatePaidLate {
 			return nil
 		}
-		ctx, cancel := context.WithTimeout(s.ctx, callTimeout)
-		err = s.printer.PrintTicket(ctx, ticketOf(sess, try > 0))
-		cancel()
+		err = s.printTicket(id)
 		if err == nil {
 			_, err := s.update(id, func(_ *journal.Tx, sess *Session) error {
 				sess.Problem = nil
@@ -698,6 +696,22 @@ func (s *Service) fulfil(id string) error {
 			return nil
 		}
 	}
+}
+
+// printTicket records, durably, that a ticket is about to print, then prints it: any print after
+// the first (a retry, or after a restart when the first may have come out) is marked as a second
+// copy, so two unmarked tickets of one payment can never exist.
+func (s *Service) printTicket(id string) error {
+	sess, err := s.update(id, func(_ *journal.Tx, sess *Session) error {
+		sess.TicketPrints++
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	ctx, cancel := context.WithTimeout(s.ctx, callTimeout)
+	defer cancel()
+	return s.printer.PrintTicket(ctx, ticketOf(sess, sess.TicketPrints > 1))
 }
 
 func ticketOf(sess *Session, reprint bool) Ticket {
@@ -787,9 +801,7 @@ func (s *Service) cardFlow(id string, n int) error {
 		return s.undoCard(id, n, Errf(KindUnavailable, "tef.amount_mismatch",
 			"o valor aprovado (%s) difere do valor da compra (%s)", charged, a.Amount))
 	}
-	ctx, cancel := context.WithTimeout(s.ctx, callTimeout)
-	perr := s.printer.PrintTicket(ctx, ticketOf(sess, false))
-	cancel()
+	perr := s.printTicket(id)
 	if perr == nil {
 		// Printed: confirm even while stopping. confirmCard writes ConfirmSent first, so a stop
 		// before CNF is acknowledged resends it at the next start instead of undoing a sale

@@ -67,6 +67,7 @@ func TestPixHappyPath(t *testing.T) {
 		"pix.qr", // committed with the attempt becoming active, just before it
 		"session.attempt:paying/active",
 		"session.state:paid/concluded",
+		"session.attempt:paid/concluded", // ticket_prints written before the print starts
 		"session.state:fulfilled/concluded",
 	}
 	if !slices.Equal(trail, want) {

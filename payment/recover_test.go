@@ -194,6 +194,11 @@ func TestRecoverPaidUnprinted(t *testing.T) {
 			if len(printed) != 1 || printed[0].Number != done.Ticket || printed[0].Pix == nil || printed[0].Pix.E2EID == "" {
 				t.Errorf("printed %+v", printed)
 			}
+			// A print had started before (it jammed: part of a ticket may be out), so the one
+			// that prints is marked as a second copy, never a second unmarked original.
+			if len(printed) == 1 && !printed[0].Reprint {
+				t.Errorf("the ticket printed after a failed print is not marked 2ª via (ticket_prints %d)", done.TicketPrints)
+			}
 			if len(e.pix.Refunds) != 0 {
 				t.Errorf("refunds %v", e.pix.Refunds)
 			}

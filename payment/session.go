@@ -167,7 +167,10 @@ type Session struct {
 	CreatedAt  time.Time `json:"created_at"`
 	UpdatedAt  time.Time `json:"updated_at"`
 	PaidAt     time.Time `json:"paid_at,omitzero"`
-	Problem    *Problem  `json:"problem,omitempty"` // why the session ended as it did, or what is wrong now
+	// TicketPrints counts prints started (written before each): a print after the first is a
+	// second copy ("2ª via").
+	TicketPrints int      `json:"ticket_prints,omitempty"`
+	Problem      *Problem `json:"problem,omitempty"` // why the session ended as it did, or what is wrong now
 }
 
 // Current returns the latest attempt, or nil.
