@@ -94,7 +94,9 @@ type wsConn struct {
 	dropped   bool          // set before done closes when the client was too slow
 	done      chan struct{} // closed when the connection ends
 	once      sync.Once
-	bye       chan struct{} // closed by Shutdown: send a going-away close
+	bye       chan struct{}   // closed by Shutdown: send a going-away close
+	cmdCtx    context.Context // commands run in it: cancelled when the connection ends or the server stops
+	cancel    context.CancelFunc
 	byeMu     sync.Once
 	wg        sync.WaitGroup
 }
@@ -114,7 +116,15 @@ func (s *Server) serveWS(w http.ResponseWriter, r *http.Request) {
 	c.SetReadLimit(wsReadLimit)
 	wc := &wsConn{s: s, c: c, remote: r.RemoteAddr, send: make(chan outgoing, wsQueueSize), queueWait: wsQueueWait,
 		done: make(chan struct{}), bye: make(chan struct{})}
+	wc.cmdCtx, wc.cancel = context.WithCancel(context.Background())
 	s.mu.Lock()
+	if s.closed { // Shutdown began during the upgrade: it would neither tell nor wait for us
+		s.mu.Unlock()
+		_ = c.WriteControl(websocket.CloseMessage, websocket.FormatCloseMessage(websocket.CloseGoingAway, "totemd is stopping"), time.Now().Add(time.Second))
+		_ = c.Close()
+		wc.cancel()
+		return
+	}
 	s.conns[wc] = struct{}{}
 	s.mu.Unlock()
 	s.metrics.wsClients.Add(1)
@@ -130,9 +140,19 @@ func (s *Server) serveWS(w http.ResponseWriter, r *http.Request) {
 	}()
 }
 
-func (wc *wsConn) end() { wc.once.Do(func() { close(wc.done) }) }
+func (wc *wsConn) end() {
+	wc.once.Do(func() {
+		close(wc.done)
+		wc.cancel()
+	})
+}
 
-func (wc *wsConn) goAway() { wc.byeMu.Do(func() { close(wc.bye) }) }
+func (wc *wsConn) goAway() {
+	wc.byeMu.Do(func() {
+		close(wc.bye)
+		wc.cancel()
+	})
+}
 
 func (wc *wsConn) wait(ctx context.Context) {
 	ch := make(chan struct{})
@@ -198,7 +218,7 @@ func (wc *wsConn) reader() {
 			wc.queue(outgoing{hello: &m}) // the writer answers it, then replays
 			continue
 		}
-		wc.queue(outgoing{msg: wc.s.command(context.Background(), m)})
+		wc.queue(outgoing{msg: wc.s.command(wc.cmdCtx, m)})
 	}
 }
 

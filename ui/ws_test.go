@@ -234,7 +234,7 @@ func TestWSShutdownGoesAway(t *testing.T) {
 
 func TestWSQueueOverflowDropsClient(t *testing.T) {
 	f := newFixture(t)
-	wc := &wsConn{s: f.srv, send: make(chan outgoing, 2), queueWait: 50 * time.Millisecond, done: make(chan struct{})}
+	wc := &wsConn{s: f.srv, send: make(chan outgoing, 2), queueWait: 50 * time.Millisecond, done: make(chan struct{}), cancel: func() {}}
 	before := f.srv.metrics.wsDropped.Load()
 	wc.queue(outgoing{msg: ServerMessage{Type: "reply"}})
 	wc.queue(outgoing{msg: ServerMessage{Type: "reply"}})
