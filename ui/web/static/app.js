@@ -128,6 +128,7 @@ function render() {
     return;
   case "fulfilled":
     app.replaceChildren(el("h1", { class: "ok", "data-testid": "result-success" }, "Retire seu ticket"), el("div", { class: "price" }, s.ticket),
+      st.demo ? el("img", { class: "paper", alt: "Ticket impresso (impressora simulada)", src: `/api/v1/demo/printer/jobs/last.png?v=${s.version}` }) : "",
       el("button", { class: "primary", onclick: restart }, "Nova compra"));
     return;
   default:
