@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/totemd/totemd/device"
+	"github.com/totemd/totemd/internal/atomicfile"
 	"github.com/totemd/totemd/payment"
 	"github.com/totemd/totemd/payment/paymenttest"
 	"github.com/totemd/totemd/payment/pix"
@@ -188,7 +189,7 @@ func daemon(ctx context.Context, cfg Config, demo bool, log *slog.Logger) error 
 		return err
 	}
 	addrFile := filepath.Join(cfg.StateDir, "api.addr")
-	if err := writeFileAtomic(addrFile, []byte(ln.Addr().String()+"\n")); err != nil {
+	if err := atomicfile.Write(addrFile, []byte(ln.Addr().String()+"\n"), 0o600); err != nil {
 		return fmt.Errorf("writing %s: %w", addrFile, err)
 	}
 	defer os.Remove(addrFile)
@@ -217,15 +218,6 @@ func daemon(ctx context.Context, cfg Config, demo bool, log *slog.Logger) error 
 	}
 	<-served
 	return nil
-}
-
-// writeFileAtomic writes a small 0600 file so readers never see it half written.
-func writeFileAtomic(path string, data []byte) error {
-	tmp := path + ".tmp"
-	if err := os.WriteFile(tmp, data, 0o600); err != nil {
-		return err
-	}
-	return os.Rename(tmp, path)
 }
 
 // noPrinter stands where no printer is configured: every payment is refused with the reason.
@@ -303,7 +295,7 @@ func newDemoDevices(stateDir string, withPSP, withPrinter bool, h *device.Health
 		return nil, fmt.Errorf("starting the PSP simulator: %w", err)
 	}
 	secretFile := filepath.Join(dir, "client_secret")
-	if err := writeFileAtomic(secretFile, []byte(demoClientSecret+"\n")); err != nil {
+	if err := atomicfile.Write(secretFile, []byte(demoClientSecret+"\n"), 0o600); err != nil {
 		sim.Close()
 		return nil, err
 	}

@@ -11,6 +11,8 @@ import (
 	"regexp"
 	"strconv"
 	"time"
+
+	"github.com/totemd/totemd/internal/atomicfile"
 )
 
 const ledgerFile = "ledger.json"
@@ -223,7 +225,7 @@ func (l *ledger) save() error {
 	if err != nil {
 		return fmt.Errorf("pixsim: encoding the ledger: %w", err)
 	}
-	if err := writeAtomic(l.path, append(data, '\n')); err != nil {
+	if err := atomicfile.Write(l.path, append(data, '\n'), 0o600); err != nil {
 		return fmt.Errorf("pixsim: writing the ledger: %w", err)
 	}
 	return nil

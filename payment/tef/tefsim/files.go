@@ -10,6 +10,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/totemd/totemd/internal/atomicfile"
 	"github.com/totemd/totemd/payment/tef"
 )
 
@@ -176,7 +177,7 @@ func (ft *fileTransport) write(name string, m *tef.Message, truncated bool) erro
 	if err != nil {
 		return err
 	}
-	return finishAtomic(f, filepath.Join(ft.resp, name), b, 0o644, false)
+	return atomicfile.Finish(f, filepath.Join(ft.resp, name), b, 0o644, false)
 }
 
 // truncate cuts an encoded message at about its half, in the middle of a line.

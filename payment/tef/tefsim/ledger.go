@@ -8,6 +8,8 @@ import (
 	"math/big"
 	"os"
 	"path/filepath"
+
+	"github.com/totemd/totemd/internal/atomicfile"
 )
 
 const ledgerFile = "ledger.json"
@@ -81,7 +83,7 @@ func (l *ledger) save() error {
 	if err != nil {
 		return fmt.Errorf("tefsim: encoding the ledger: %w", err)
 	}
-	if err := writeAtomic(l.path, append(data, '\n'), 0o600, true); err != nil {
+	if err := atomicfile.Write(l.path, append(data, '\n'), 0o600); err != nil {
 		return fmt.Errorf("tefsim: writing the ledger: %w", err)
 	}
 	return nil
@@ -118,57 +120,6 @@ func (l *ledger) find(network, nsu, fin string) *Tx {
 	for _, t := range l.Txs {
 		if t.Network == network && t.NSU == nsu && t.Finalizacao == fin {
 			return t
-		}
-	}
-	return nil
-}
-
-// writeAtomic writes path through a temporary file in the same folder and a rename, so a
-// reader sees the old content or the whole new one. durable adds the fsyncs a ledger needs.
-func writeAtomic(path string, data []byte, perm os.FileMode, durable bool) error {
-	dir := filepath.Dir(path)
-	f, err := os.CreateTemp(dir, "."+filepath.Base(path)+".tmp*")
-	if err != nil {
-		return err
-	}
-	return finishAtomic(f, path, data, perm, durable)
-}
-
-// finishAtomic writes data to the open temporary file f, closes it and renames it to path;
-// on failure f is removed.
-func finishAtomic(f *os.File, path string, data []byte, perm os.FileMode, durable bool) error {
-	tmp := f.Name()
-	ok := false
-	defer func() {
-		if !ok {
-			os.Remove(tmp)
-		}
-	}()
-	if err := f.Chmod(perm); err != nil {
-		f.Close()
-		return err
-	}
-	if _, err := f.Write(data); err != nil {
-		f.Close()
-		return err
-	}
-	if durable {
-		if err := f.Sync(); err != nil {
-			f.Close()
-			return err
-		}
-	}
-	if err := f.Close(); err != nil {
-		return err
-	}
-	if err := os.Rename(tmp, path); err != nil {
-		return err
-	}
-	ok = true
-	if durable {
-		if d, err := os.Open(filepath.Dir(path)); err == nil {
-			d.Sync()
-			d.Close()
 		}
 	}
 	return nil
