@@ -4,12 +4,10 @@ import (
 	"context"
 	"errors"
 	"log/slog"
-	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -26,66 +24,25 @@ func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
 
 var quiet = slog.New(slog.DiscardHandler)
 
-// tcpPrinter serves a fake printer on a loopback port; unplug drops the connection and
-// refuses new ones until replug.
+// tcpPrinter is a fake printer on a loopback port (printertest.Server), closed with the test.
 type tcpPrinter struct {
+	*printertest.Server
 	fake *printertest.Fake
-	ln   net.Listener
-	mu   sync.Mutex
-	conn net.Conn
-	down bool
-	wg   sync.WaitGroup
 }
 
 func newTCPPrinter(t *testing.T) *tcpPrinter {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	s, err := printertest.Listen("127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
-	p := &tcpPrinter{fake: printertest.New(), ln: ln}
-	p.wg.Go(func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			p.mu.Lock()
-			if p.down {
-				p.mu.Unlock()
-				c.Close()
-				continue
-			}
-			p.conn = c
-			p.mu.Unlock()
-			p.wg.Go(func() { _ = p.fake.Serve(c); c.Close() })
-		}
-	})
-	t.Cleanup(func() {
-		ln.Close()
-		p.unplug()
-		p.wg.Wait()
-	})
-	return p
+	t.Cleanup(func() { s.Close() })
+	return &tcpPrinter{Server: s, fake: s.Fake}
 }
 
-func (p *tcpPrinter) uri() string { return "tcp://" + p.ln.Addr().String() + "?timeout=1s" }
-
-func (p *tcpPrinter) unplug() {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	p.down = true
-	if p.conn != nil {
-		p.conn.Close()
-		p.conn = nil
-	}
-}
-
-func (p *tcpPrinter) replug() {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	p.down = false
-}
+func (p *tcpPrinter) uri() string { return p.URI() + "?timeout=1s" }
+func (p *tcpPrinter) unplug()     { p.Unplug() }
+func (p *tcpPrinter) replug()     { p.Replug() }
 
 type env struct {
 	svc    *Service

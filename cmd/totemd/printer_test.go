@@ -10,54 +10,29 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 
 	"github.com/totemd/totemd/printer/printertest"
 	"github.com/totemd/totemd/printer/virtual"
 )
 
-// tcpFakePrinter serves a printertest.Fake on 127.0.0.1, a connection at a time.
+// tcpFakePrinter is a fake printer on 127.0.0.1 (printertest.Server), closed with the test.
 type tcpFakePrinter struct {
+	*printertest.Server
 	fake *printertest.Fake
-	ln   net.Listener
-	wg   sync.WaitGroup
-	mu   sync.Mutex
-	conn []net.Conn
 }
 
 func serveFakePrinter(t *testing.T) *tcpFakePrinter {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	s, err := printertest.Listen("127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
-	p := &tcpFakePrinter{fake: printertest.New(), ln: ln}
-	p.wg.Go(func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			p.mu.Lock()
-			p.conn = append(p.conn, c)
-			p.mu.Unlock()
-			p.wg.Go(func() { _ = p.fake.Serve(c); c.Close() })
-		}
-	})
-	t.Cleanup(func() {
-		ln.Close()
-		p.mu.Lock()
-		for _, c := range p.conn {
-			c.Close()
-		}
-		p.mu.Unlock()
-		p.wg.Wait()
-	})
-	return p
+	t.Cleanup(func() { s.Close() })
+	return &tcpFakePrinter{Server: s, fake: s.Fake}
 }
 
-func (p *tcpFakePrinter) uri() string { return "tcp://" + p.ln.Addr().String() }
+func (p *tcpFakePrinter) uri() string { return p.URI() }
 
 // deadPort is a loopback port nobody listens on.
 func deadPort(t *testing.T) string {

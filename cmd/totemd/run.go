@@ -8,11 +8,9 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"net"
 	"os"
 	"os/signal"
 	"path/filepath"
-	"sync"
 	"sync/atomic"
 	"syscall"
 	"time"
@@ -125,7 +123,7 @@ func daemon(ctx context.Context, cfg Config, demo bool, log *slog.Logger) error 
 	if demo {
 		// Demo mode simulates what the config does not configure: with a pix section, that
 		// PSP is used (e.g. a simulator in another process); without, pixsim runs in-process.
-		d, err := newDemoDevices(cfg.StateDir, !cfg.Pix.Enabled(), !cfg.Printer.Enabled(), health, log)
+		d, err := newDemoDevices(cfg.StateDir, !cfg.Pix.Enabled(), !cfg.Printer.Enabled(), log)
 		if err != nil {
 			return err
 		}
@@ -133,13 +131,13 @@ func daemon(ctx context.Context, cfg Config, demo bool, log *slog.Logger) error 
 		if d.sim != nil {
 			cfg.Pix = d.pixConfig
 		}
-		if d.fake != nil {
-			cfg.Printer.Device = d.printerURI
+		if d.printer != nil {
+			cfg.Printer.Device = d.printer.URI()
 		}
 		opts.Card = d.card
 		demoCtl = d
 		log.Warn("DEMO MODE: the TEF manager is simulated; no real money moves",
-			"psp", cfg.Pix.BaseURL, "psp_simulated", d.sim != nil, "printer", cfg.Printer.Device, "printer_simulated", d.fake != nil)
+			"psp", cfg.Pix.BaseURL, "psp_simulated", d.sim != nil, "printer", cfg.Printer.Device, "printer_simulated", d.printer != nil)
 	}
 	if cfg.Printer.Enabled() {
 		ps, err := printer.New(printer.Options{Config: cfg.Printer, Store: store, Health: health, Logger: log.With("component", "printer")})
@@ -250,12 +248,8 @@ type demoDevices struct {
 	sim        *pixsim.Sim
 	pixConfig  pix.Config
 	card       *paymenttest.Card
-	fake       *printertest.Fake
-	printerURI string
-	printerLn  net.Listener
+	printer    *printertest.Server // nil when the config names a real printer
 	printerSvc *printer.Service
-	health     *device.Health
-	wg         sync.WaitGroup
 }
 
 // The demo PSP's credentials: not secrets, the simulator only exists on this machine.
@@ -265,25 +259,16 @@ const (
 	demoPixKey       = "7f6844d0-de89-47e5-9ef7-e0a35a681615"
 )
 
-func newDemoDevices(stateDir string, withPSP, withPrinter bool, h *device.Health, log *slog.Logger) (*demoDevices, error) {
+func newDemoDevices(stateDir string, withPSP, withPrinter bool, log *slog.Logger) (*demoDevices, error) {
 	c := paymenttest.NewCard()
 	c.Delay = 2 * time.Second
-	d := &demoDevices{card: c, health: h}
+	d := &demoDevices{card: c}
 	if withPrinter {
-		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		srv, err := printertest.Listen("127.0.0.1:0")
 		if err != nil {
 			return nil, fmt.Errorf("starting the demo printer: %w", err)
 		}
-		d.fake, d.printerLn, d.printerURI = printertest.New(), ln, "tcp://"+ln.Addr().String()
-		d.wg.Go(func() {
-			for {
-				conn, err := ln.Accept()
-				if err != nil {
-					return
-				}
-				d.wg.Go(func() { _ = d.fake.Serve(conn); conn.Close() })
-			}
-		})
+		d.printer = srv
 	}
 	if !withPSP {
 		return d, nil
@@ -292,11 +277,13 @@ func newDemoDevices(stateDir string, withPSP, withPrinter bool, h *device.Health
 	sim, err := pixsim.Start(pixsim.Options{Dir: dir, ClientID: demoClientID, ClientSecret: demoClientSecret,
 		PixKey: demoPixKey, MerchantName: "TOTEMD DEMO", MerchantCity: "SAO PAULO", Logger: log.With("component", "pixsim")})
 	if err != nil {
+		d.close()
 		return nil, fmt.Errorf("starting the PSP simulator: %w", err)
 	}
 	secretFile := filepath.Join(dir, "client_secret")
 	if err := atomicfile.Write(secretFile, []byte(demoClientSecret+"\n"), 0o600); err != nil {
 		sim.Close()
+		d.close()
 		return nil, err
 	}
 	certs := sim.Certs()
@@ -312,8 +299,8 @@ func (d *demoDevices) close() {
 	if d.sim != nil {
 		d.sim.Close()
 	}
-	if d.printerLn != nil {
-		d.printerLn.Close() // the printer service closed its connection first (deferred before)
+	if d.printer != nil {
+		d.printer.Close() // the printer service closed its connection first (deferred later)
 	}
 }
 
@@ -335,10 +322,10 @@ func (d *demoDevices) PixPay(_ context.Context, txid string) error {
 // SetPaperOut implements ui.Demo: the printer service sees it in its next status read, done
 // at once here.
 func (d *demoDevices) SetPaperOut(out bool) {
-	if d.fake == nil {
+	if d.printer == nil {
 		return
 	}
-	d.fake.PaperOut(out)
+	d.printer.Fake.PaperOut(out)
 	if d.printerSvc != nil {
 		ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
 		defer cancel()
@@ -348,8 +335,8 @@ func (d *demoDevices) SetPaperOut(out bool) {
 
 // Printed implements ui.Demo: the jobs the demo printer printed.
 func (d *demoDevices) Printed() [][]byte {
-	if d.fake == nil {
+	if d.printer == nil {
 		return nil
 	}
-	return d.fake.Jobs()
+	return d.printer.Fake.Jobs()
 }
