@@ -160,6 +160,63 @@ func (c *Client) resolve(ctx context.Context, cmd string, resp *Message) error {
 	return err
 }
 
+// Cancellation is a CNC: the cancellation of a confirmed sale, named by its network, NSU, host
+// timestamp and amount (the GP asks the operator's password on the PIN pad).
+type Cancellation struct {
+	Network     string // 010-000 of the sale
+	NSU         string // 012-000 of the sale, sent in 025-000
+	Timestamp   string // 015-000 of the sale (DDMMhhmmss), sent in 026-000; "" if unknown
+	AmountCents int64  // 003-000 of the sale
+	Document    string // 002-000: the document of the sale, or "" (printable ASCII)
+}
+
+// Cancel runs a CNC and returns the GP's response, whatever its 009-000. An approved
+// cancellation that NeedsConfirmation must be confirmed like a sale.
+func (c *Client) Cancel(ctx context.Context, x Cancellation) (*Message, error) {
+	switch {
+	case x.AmountCents <= 0:
+		return nil, fmt.Errorf("tef: cancellation amount %d: must be more than 0", x.AmountCents)
+	case x.NSU == "" || !printableASCII(x.NSU) || len(x.NSU) > 40:
+		return nil, fmt.Errorf("tef: cancellation NSU %q: 1 to 40 printable ASCII characters", x.NSU)
+	case !printableASCII(x.Network) || len(x.Network) > 40:
+		return nil, fmt.Errorf("tef: cancellation network %q: printable ASCII of at most 40 characters", x.Network)
+	case x.Timestamp != "" && (len(x.Timestamp) != 10 || !allDigits(x.Timestamp)):
+		return nil, fmt.Errorf("tef: cancellation timestamp %q: DDMMhhmmss", x.Timestamp)
+	case !printableASCII(x.Document) || len(x.Document) > 40:
+		return nil, fmt.Errorf("tef: cancellation document %q: printable ASCII of at most 40 characters", x.Document)
+	}
+	req := c.request("CNC")
+	req.Set(2, 0, x.Document)
+	req.Set(3, 0, FormatAmount(x.AmountCents))
+	req.Set(4, 0, "0")
+	req.Set(10, 0, x.Network)
+	req.Set(25, 0, x.NSU)
+	req.Set(26, 0, x.Timestamp)
+	now := c.now()
+	req.Set(22, 0, now.Format("02012006"))
+	req.Set(23, 0, now.Format("150405"))
+	return c.do(ctx, req, true)
+}
+
+// Leftover reads, on the file exchange, the response a crash left unread in RESP (the answer
+// to a request sent before the process stopped), deletes it with the stale status and request
+// files, and returns it: nil when there is none, or only a cut one (logged). Call it once at
+// start-up, before any other operation, which would delete it unread. Over TCP there is never
+// a leftover: a dropped connection loses the answer, and the GP keeps the transaction pending.
+func (c *Client) Leftover(ctx context.Context) (*Message, error) {
+	ft, ok := c.tr.(*fileTransport)
+	if !ok {
+		return nil, nil
+	}
+	select {
+	case c.turn <- struct{}{}:
+		defer func() { <-c.turn }()
+	case <-ctx.Done():
+		return nil, ctx.Err()
+	}
+	return ft.leftover(ctx, c.log)
+}
+
 // Admin opens the GP's administrative menu (ADM) and returns its response (reports come as
 // receipt lines).
 func (c *Client) Admin(ctx context.Context) (*Message, error) {

@@ -329,12 +329,11 @@ func TestConnectionLostTCP(t *testing.T) {
 func TestTruncatedResponseFile(t *testing.T) {
 	t.Parallel()
 	e := setup(t, "file")
+	tef.SetPartialTimeout(e.c, time.Second)
 	ctx := ctxT(t, 8*time.Second)
-	sctx, cancel := context.WithTimeout(ctx, 1500*time.Millisecond)
-	defer cancel()
-	_, err := e.c.Sale(sctx, tef.Sale{Document: "T-6", AmountCents: 1054, Credit: true})
-	if !errors.Is(err, context.DeadlineExceeded) {
-		t.Fatalf("Sale ,54 on files: %v, want to keep waiting for the trailer until ctx ends", err)
+	_, err := e.c.Sale(ctx, tef.Sale{Document: "T-6", AmountCents: 1054, Credit: true})
+	if !errors.Is(err, tef.ErrConnectionLost) {
+		t.Fatalf("Sale ,54 on files: %v, want ErrConnectionLost once the cut file stopped growing", err)
 	}
 	lostApproval(t, e, ctx)
 }
@@ -607,4 +606,107 @@ func TestConfig(t *testing.T) {
 	if _, err := tef.NewClient(tef.DefaultConfig(), nil); err == nil {
 		t.Error("NewClient without a device")
 	}
+}
+
+func TestCancelConfirmedSale(t *testing.T) {
+	bothTransports(t, func(t *testing.T, tr string) {
+		e := setup(t, tr)
+		ctx := ctxT(t, 8*time.Second)
+		sale, err := e.c.Sale(ctx, tef.Sale{Document: "T-9", AmountCents: 2500, Credit: true})
+		if err != nil || !tef.Approved(sale) {
+			t.Fatalf("Sale: %v", err)
+		}
+		if err := e.c.Confirm(ctx, sale); err != nil {
+			t.Fatal(err)
+		}
+		x := tef.Cancellation{Network: sale.Value(10, 0), NSU: sale.Value(12, 0), Timestamp: sale.Value(15, 0), AmountCents: 2500, Document: "T-9"}
+		resp, err := e.c.Cancel(ctx, x)
+		if err != nil {
+			t.Fatalf("Cancel: %v", err)
+		}
+		if !tef.Approved(resp) || resp.Value(25, 0) != x.NSU || tef.NeedsConfirmation(resp) {
+			t.Fatalf("CNC response: %+v", resp.Fields)
+		}
+		if st := ledgerState(t, e.sim, x.NSU); st != tefsim.StateCancelled {
+			t.Fatalf("ledger state %s, want cancelled", st)
+		}
+		again, err := e.c.Cancel(ctx, x)
+		if err != nil || tef.Approved(again) || again.Value(9, 0) != tefsim.CodeNotFound {
+			t.Fatalf("second CNC: %v %+v, want refused %s", err, again, tefsim.CodeNotFound)
+		}
+	})
+}
+
+func TestCancelInvalid(t *testing.T) {
+	e := setup(t, "tcp")
+	ctx := ctxT(t, 5*time.Second)
+	for _, x := range []tef.Cancellation{
+		{NSU: "1", AmountCents: 0},
+		{NSU: "", AmountCents: 100},
+		{NSU: "1", AmountCents: 100, Timestamp: "12345"},
+		{NSU: "1\r\n999-999 = 0", AmountCents: 100},
+	} {
+		if _, err := e.c.Cancel(ctx, x); err == nil {
+			t.Errorf("Cancel(%+v): no error", x)
+		}
+	}
+}
+
+func TestLeftover(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		name    string
+		l       tefsim.Leftover
+		want    string // 009-000 of the leftover; "" none
+		pending bool
+	}{
+		{"approved", tefsim.Leftover{Document: "A1", AmountCents: 1000}, "0", true},
+		{"aborted FF", tefsim.Leftover{Document: "A2", AmountCents: 1000, Aborted: true}, "FF", false},
+		{"declined", tefsim.Leftover{Document: "A3", AmountCents: 1051}, "51", false},
+		{"cut", tefsim.Leftover{Document: "A4", AmountCents: 1054}, "", true},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			e := setup(t, "file")
+			ctx := ctxT(t, 8*time.Second)
+			if _, err := e.sim.LeftoverResponse(tc.l); err != nil {
+				t.Fatal(err)
+			}
+			m, err := e.c.Leftover(ctx)
+			if err != nil {
+				t.Fatalf("Leftover: %v", err)
+			}
+			switch {
+			case tc.want == "" && m != nil:
+				t.Fatalf("a cut leftover returned %+v", m.Fields)
+			case tc.want != "" && (m == nil || m.Value(9, 0) != tc.want || m.Value(2, 0) != tc.l.Document):
+				t.Fatalf("leftover %+v, want 009-000 %s for %s", m, tc.want, tc.l.Document)
+			}
+			for _, p := range []string{filepath.Join(e.root, "resp", "IntPos.001"), filepath.Join(e.root, "resp", "IntPos.sts")} {
+				if _, err := os.Stat(p); err == nil {
+					t.Errorf("%s left behind", p)
+				}
+			}
+			if again, err := e.c.Leftover(ctx); err != nil || again != nil {
+				t.Fatalf("second Leftover: %v %v, want nothing", again, err)
+			}
+			if got := len(e.sim.Pending()) == 1; got != tc.pending {
+				t.Fatalf("pending %+v", e.sim.Pending())
+			}
+			if tc.pending && m != nil {
+				if err := e.c.Undo(ctx, m); err != nil {
+					t.Fatal(err)
+				}
+				if len(e.sim.Pending()) != 0 {
+					t.Fatalf("still pending after NCN: %+v", e.sim.Pending())
+				}
+			}
+		})
+	}
+	t.Run("tcp", func(t *testing.T) {
+		e := setup(t, "tcp")
+		if m, err := e.c.Leftover(ctxT(t, time.Second)); m != nil || err != nil {
+			t.Fatalf("tcp Leftover: %v %v", m, err)
+		}
+	})
 }

@@ -1,6 +1,7 @@
 package tef
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -22,9 +23,15 @@ const (
 	openRetries = 8
 )
 
+// partialTimeout is how long an answer file may stay cut (no trailer) without growing before
+// the GP is taken to have died writing it: ErrConnectionLost, the outcome is unknown. A GP
+// writes a file in milliseconds.
+const partialTimeout = 10 * time.Second
+
 // fileTransport is the exchange through a REQ and a RESP folder.
 type fileTransport struct {
-	root string
+	root    string
+	partial time.Duration // partialTimeout; tests shorten it
 }
 
 func (t *fileTransport) name() string { return "file" }
@@ -76,7 +83,7 @@ func (t *fileTransport) send(ctx context.Context, raw []byte) (exchange, error) 
 		d.Sync()
 		d.Close()
 	}
-	return &fileExchange{req: req, resp: resp}, nil
+	return &fileExchange{req: req, resp: resp, partial: cmp.Or(t.partial, partialTimeout)}, nil
 }
 
 // removeRetry removes path, trying again a few times when it is locked; a missing file is fine.
@@ -95,6 +102,7 @@ func removeRetry(ctx context.Context, path string) error {
 
 type fileExchange struct {
 	req, resp string
+	partial   time.Duration
 }
 
 // next polls RESP for IntPos.sts (status) or IntPos.001 (response), at most 4 times a second.
@@ -106,7 +114,7 @@ func (x *fileExchange) next(ctx context.Context, p phase, log *slog.Logger) (*Me
 	}
 	path := filepath.Join(x.resp, name)
 	failures := 0
-	var partial int
+	partial, partialSince := -1, time.Time{}
 	for first := true; ; first = false {
 		if !first && !sleepCtx(ctx, pollInterval) {
 			return nil, ctx.Err()
@@ -131,10 +139,18 @@ func (x *fileExchange) next(ctx context.Context, p phase, log *slog.Logger) (*Me
 		m, err := Parse(data)
 		if errors.Is(err, ErrNoTrailer) {
 			if len(data) != partial {
-				partial = len(data)
+				partial, partialSince = len(data), time.Now()
 				log.Debug("tef: an answer file without its trailer yet: waiting", "path", path, "bytes", len(data))
+				continue
 			}
-			continue
+			if time.Since(partialSince) < x.partial {
+				continue
+			}
+			if rerr := removeRetry(ctx, path); rerr != nil {
+				log.Warn("tef: removing a cut answer file", "path", path, "err", rerr)
+			}
+			return nil, fmt.Errorf("%w: %s stayed cut (%d bytes, no 999-999 trailer) for %s: the TEF manager stopped writing it",
+				ErrConnectionLost, path, len(data), x.partial)
 		}
 		if rerr := removeRetry(ctx, path); rerr != nil {
 			log.Warn("tef: removing a consumed answer file", "path", path, "err", rerr)
@@ -145,6 +161,35 @@ func (x *fileExchange) next(ctx context.Context, p phase, log *slog.Logger) (*Me
 		}
 		return m, nil
 	}
+}
+
+// leftover reads and removes what an exchange interrupted by a crash left: see Client.Leftover.
+func (t *fileTransport) leftover(ctx context.Context, log *slog.Logger) (*Message, error) {
+	req, resp := t.dirs()
+	path := filepath.Join(resp, fileRequest)
+	data, err := os.ReadFile(path)
+	var m *Message
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+	case err != nil:
+		return nil, fmt.Errorf("tef: reading the leftover response %s: %w", path, err)
+	default:
+		m, err = Parse(data)
+		if err != nil {
+			log.Warn("tef: a leftover response that cannot be used: removed (the GP keeps its transaction pending)",
+				"path", path, "bytes", len(data), "err", err)
+			m = nil
+		} else {
+			log.Info("tef: a leftover response from before the restart", "command", m.Command(), "id", m.RequestID(),
+				"status", m.Value(9, 0), "network", m.Value(10, 0), "nsu", m.Value(12, 0))
+		}
+	}
+	for _, p := range []string{path, filepath.Join(resp, fileStatus), filepath.Join(req, fileRequest), filepath.Join(req, fileTemp)} {
+		if err := removeRetry(ctx, p); err != nil {
+			return m, fmt.Errorf("tef: removing the stale %s: %w", p, err)
+		}
+	}
+	return m, nil
 }
 
 // abandon takes back a request the GP never picked up, so it cannot run once the GP is back.

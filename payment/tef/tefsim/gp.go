@@ -206,12 +206,13 @@ func refusal(req *tef.Message, id string, code, operator, customer string) *tef.
 }
 
 // pendingRefusal refuses a sale or a cancellation while tx is pending. It carries the pending
-// transaction's 010, 012 and 027, so an automation that never got that approval can undo it.
+// transaction's 010, 012, 027 and 003, so an automation that never got that approval can undo it.
 func pendingRefusal(req *tef.Message, id string, tx Tx) *tef.Message {
 	m := refusal(req, id, CodePending, "TRANSACAO PENDENTE", "EXISTE TRANSACAO PENDENTE")
 	m.Set(fNetwork, 0, tx.Network)
 	m.Set(fNSU, 0, tx.NSU)
 	m.Set(fFinalizacao, 0, tx.Finalizacao)
+	m.Set(fAmount, 0, tef.FormatAmount(tx.AmountCents))
 	return m
 }
 

@@ -35,7 +35,7 @@
 //
 // A pending transaction (approved, neither confirmed nor undone) blocks new sales and
 // cancellations: they get 009-000 = 60, 030-000 TRANSACAO PENDENTE, and the pending
-// transaction's 010-000, 012-000 and 027-000, so an automation that never got the approval
+// transaction's 010-000, 012-000, 027-000 and 003-000, so an automation that never got the approval
 // (,54, a crash) can still undo it. CNF and NCN resolve a transaction once: a second CNF, a
 // NCN after CNF and anything for an unknown transaction only get their status (and a log
 // line).
