@@ -31,6 +31,10 @@ type Config struct {
 	Timezone string `yaml:"timezone"`
 	// QRSize is the side in pixels of the Pix QR PNG sent to the screen.
 	QRSize int `yaml:"qr_size"`
+	// ExternalCard: card sales run outside totemd (a Smart POS whose SDK the kiosk page
+	// drives), which reports each result with POST /api/v1/sessions/{id}/card-result. No TEF
+	// manager is then used for sales.
+	ExternalCard bool `yaml:"external_card"`
 }
 
 // DefaultConfig returns the defaults.

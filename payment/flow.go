@@ -730,225 +730,13 @@ func ticketOf(sess *Session, reprint bool) Ticket {
 	return t
 }
 
-// cardFlow runs a card sale: the approval is written before anything is printed; the manager
-// is told to confirm only once the ticket (with the customer's receipt) printed, and to undo
-// otherwise.
-func (s *Service) cardFlow(id string, n int) error {
-	sess, err := s.Get(s.ctx, id)
-	if err != nil {
-		return err
-	}
-	a := sess.Attempt(n)
-	if a.State == AttemptRequested {
-		req := CardSale{Amount: a.Amount, Document: sess.Ticket, Method: a.Method, Installments: a.Card.Installments}
-		res, err := s.card.Sale(s.ctx, req, func(msg string) {
-			_, _ = s.update(id, func(_ *journal.Tx, sess *Session) error {
-				if a := sess.Attempt(n); a.State == AttemptRequested {
-					a.Message = msg
-				}
-				return nil
-			})
-		})
-		if err != nil && s.ctx.Err() != nil {
-			return nil // no answer because we are stopping: resolved at the next start
-		}
-		// An answer is recorded even while stopping: an approval must never be lost.
-		sess, err = s.update(id, func(_ *journal.Tx, sess *Session) error {
-			a := sess.Attempt(n)
-			a.UpdatedAt = s.now()
-			switch {
-			case err != nil:
-				a.Problem = ProblemOf(err)
-				if a.Problem.Code == "internal" {
-					a.Problem = &Problem{Code: "tef.unavailable", Message: "TEF não responde. Tente Pix ou chame o atendente."}
-				}
-				a.Message = a.Problem.Message
-				sess.Problem = a.Problem
-				if err := a.setState(sess.ID, AttemptAborted); err != nil {
-					return err
-				}
-				return sess.setState(StateOpen)
-			case !res.Approved:
-				msg := res.Message
-				if msg == "" {
-					msg = "Transação não aprovada."
-				}
-				a.Message, a.Problem = msg, &Problem{Code: "tef.declined", Message: msg}
-				a.Card.Network, a.Card.Brand = res.Data.Network, res.Data.Brand
-				sess.Problem = a.Problem
-				if err := a.setState(sess.ID, AttemptDeclined); err != nil {
-					return err
-				}
-				return sess.setState(StateOpen)
-			}
-			inst := a.Card.Installments
-			*a.Card = res.Data
-			a.Card.Installments = max(inst, res.Data.Installments)
-			a.Card.Charged = res.Amount
-			a.Card.ApprovedAt = s.now().UTC()
-			a.Message = "Transação aprovada. Imprimindo o ticket..."
-			return a.setState(sess.ID, AttemptApproved)
-		})
-		if err != nil {
-			return err
-		}
-		a = sess.Attempt(n)
-	}
-	if a.State != AttemptApproved || s.ctx.Err() != nil {
-		return nil // stopping after the approval was written: undone at the next start
-	}
-	if charged := a.Card.Charged; charged != 0 && charged != a.Amount {
-		return s.undoCard(id, n, Errf(KindUnavailable, "tef.amount_mismatch",
-			"o valor aprovado (%s) difere do valor da compra (%s)", charged, a.Amount))
-	}
-	perr := s.printTicket(id)
-	if perr == nil {
-		// Printed: confirm even while stopping. confirmCard writes ConfirmSent first, so a stop
-		// before CNF is acknowledged resends it at the next start instead of undoing a sale
-		// whose customer holds a ticket.
-		return s.confirmCard(id, n)
-	}
-	if s.ctx.Err() != nil {
-		return nil // not printed and stopping: undone at the next start
-	}
-	return s.undoCard(id, n, perr)
-}
-
-// confirmCard sends CNF for a printed ticket and marks the session paid and fulfilled: the
-// customer has the ticket. The attempt becomes confirmed only once the terminal acknowledged
-// CNF; until then it stays approved and CNF is retried (here, and at every start).
-func (s *Service) confirmCard(id string, n int) error {
-	sess, err := s.update(id, func(_ *journal.Tx, sess *Session) error {
-		sess.Attempt(n).Card.ConfirmSent = true // written before CNF leaves: recovery knows it may have
-		return nil
-	})
-	if err != nil {
-		return err
-	}
-	a := sess.Attempt(n)
-	var cerr error
-	if a.Card.NeedsConfirm {
-		cerr = s.sendConfirm(a, 3)
-	}
-	_, err = s.update(id, func(_ *journal.Tx, sess *Session) error {
-		a := sess.Attempt(n)
-		if cerr == nil && a.State == AttemptApproved {
-			a.UpdatedAt = s.now()
-			a.Message = "Pagamento aprovado. Retire seu ticket."
-			if err := a.setState(sess.ID, AttemptConfirmed); err != nil {
-				return err
-			}
-		}
-		if sess.State == StatePaying && sess.Current().N == n {
-			sess.PaidAt = a.Card.ApprovedAt
-			if sess.PaidAt.IsZero() {
-				sess.PaidAt = a.UpdatedAt.UTC() // written before approved_at existed
-			}
-			if err := sess.setState(StatePaid); err != nil {
-				return err
-			}
-			return sess.setState(StateFulfilled)
-		}
-		return nil
-	})
-	if err != nil || cerr == nil {
-		return err
-	}
-	s.log.Error("card confirmation (CNF) not acknowledged; retrying", "session", id, "nsu", a.Card.NSU, "err", cerr)
-	s.note(id, "tef.confirm_pending", "Confirmação (CNF) ainda não aceita pelo TEF: nova tentativa automática.")
-	for try := 0; ; try++ {
-		if !s.sleep(backoff(try), nil) {
-			return nil // retried at the next start
-		}
-		if cerr = s.sendConfirm(a, 1); cerr == nil {
-			break
-		}
-	}
-	_, err = s.update(id, func(_ *journal.Tx, sess *Session) error {
-		a := sess.Attempt(n)
-		if a.State != AttemptApproved {
-			return errSkip
-		}
-		a.UpdatedAt = s.now()
-		return a.setState(sess.ID, AttemptConfirmed)
-	})
-	if errors.Is(err, errSkip) {
-		return nil
-	}
-	return err
-}
-
-// sendConfirm sends CNF up to tries times.
-func (s *Service) sendConfirm(a *Attempt, tries int) error {
-	var err error
-	for try := 0; try < tries; try++ {
-		if try > 0 && !s.sleep(time.Duration(try)*time.Second, nil) {
-			return s.ctx.Err()
-		}
-		ctx, cancel := context.WithTimeout(s.ctx, callTimeout)
-		err = s.card.Confirm(ctx, CardResult{Approved: true, Amount: a.Amount, Data: *a.Card})
-		cancel()
-		if err == nil {
-			return nil
-		}
-	}
-	return err
-}
-
-// undoCard sends NCN for an approved sale whose ticket could not be printed and tells the
-// customer the transaction was cancelled, with network, NSU and amount.
-func (s *Service) undoCard(id string, n int, cause error) error {
-	sess, err := s.Get(s.ctx, id)
-	if err != nil {
-		return err
-	}
-	a := sess.Attempt(n)
-	// NCN until the terminal acknowledges it: until then the sale may still stand, so the
-	// attempt stays approved and the session takes no other payment (the TEF spec keeps the
-	// durable copy until CNF/NCN is acknowledged). A stop resumes it at the next start.
-	for try := 0; ; try++ {
-		ctx, cancel := context.WithTimeout(s.ctx, callTimeout)
-		uerr := s.card.Undo(ctx, CardResult{Approved: true, Amount: a.Amount, Data: *a.Card})
-		cancel()
-		if uerr == nil {
-			break
-		}
-		s.log.Error("card undo (NCN) not acknowledged; retrying", "session", id, "nsu", a.Card.NSU, "err", uerr)
-		if try == 0 {
-			_, _ = s.update(id, func(_ *journal.Tx, sess *Session) error {
-				a := sess.Attempt(n)
-				a.Message = "Não foi possível imprimir o ticket. Cancelando a transação no TEF, aguarde..."
-				a.Problem = &Problem{Code: "tef.undo_pending", Message: a.Message}
-				return nil
-			})
-		}
-		if !s.sleep(backoff(try), nil) {
-			return nil
-		}
-	}
-	_, err = s.update(id, func(_ *journal.Tx, sess *Session) error {
-		a := sess.Attempt(n)
-		a.UpdatedAt = s.now()
-		msg := fmt.Sprintf("Transação cancelada: rede %s, NSU %s, valor %s. Não foi possível imprimir o ticket (%s).",
-			a.Card.Network, a.Card.NSU, a.Amount, ProblemOf(cause).Message)
-		a.Message, a.Problem = msg, &Problem{Code: "tef.undone", Message: msg}
-		sess.Problem = a.Problem
-		if err := a.setState(sess.ID, AttemptUndone); err != nil {
-			return err
-		}
-		return sess.setState(StateOpen)
-	})
-	return err
-}
-
 // recover resumes, at start, every flow a stop or a crash interrupted.
 func (s *Service) recover() error {
 	type job struct {
 		id string
 		n  int
 	}
-	var jobs []job
-	var aborted []job
+	var jobs, refunds []job
 	err := s.store.View(func(tx *journal.Tx) error {
 		return tx.ForEach(journal.BucketSessions, func(k string, v []byte) error {
 			var sess Session
@@ -962,11 +750,7 @@ func (s *Service) recover() error {
 				case a.Method == MethodPix && a.State == AttemptConcluded && !sess.State.Terminal():
 					jobs = append(jobs, job{sess.ID, a.N}) // paid: ticket or refund still owed
 				case a.Method == MethodPix && a.Pix.RefundID != "" && !a.Pix.Refunded && a.State != AttemptConcluded:
-					aborted = append(aborted, job{sess.ID, -a.N}) // refund owed
-				case a.Method.Card() && a.State == AttemptRequested:
-					aborted = append(aborted, job{sess.ID, a.N})
-				case a.Method.Card() && a.State == AttemptApproved:
-					aborted = append(aborted, job{sess.ID, a.N})
+					refunds = append(refunds, job{sess.ID, a.N}) // refund owed
 				}
 			}
 			return nil
@@ -975,60 +759,15 @@ func (s *Service) recover() error {
 	if err != nil {
 		return storageErr(err)
 	}
-	for _, j := range aborted {
-		s.goSafe(func() { s.recoverOne(j.id, j.n) })
+	for _, j := range refunds {
+		s.goSafe(func() {
+			if err := s.refund(j.id, j.n); err != nil && s.ctx.Err() == nil {
+				s.log.Error("recovering refund", "session", j.id, "err", err)
+			}
+		})
 	}
 	for _, j := range jobs {
 		s.spawn(j.id, j.n)
 	}
 	return nil
-}
-
-// recoverOne settles an attempt a crash left in the middle.
-func (s *Service) recoverOne(id string, n int) {
-	if n < 0 {
-		if err := s.refund(id, -n); err != nil {
-			s.log.Error("recovering refund", "session", id, "err", err)
-		}
-		return
-	}
-	sess, err := s.Get(s.ctx, id)
-	if err != nil {
-		s.log.Error("recovering session", "session", id, "err", err)
-		return
-	}
-	a := sess.Attempt(n)
-	switch {
-	case a.State == AttemptRequested:
-		// The sale was in the terminal when we stopped. Whatever the terminal did is a pending
-		// transaction it undoes itself unless confirmed; we never confirmed it.
-		_, err = s.update(id, func(_ *journal.Tx, sess *Session) error {
-			a := sess.Attempt(n)
-			a.Problem = &Problem{Code: "tef.interrupted", Message: "Pagamento com cartão interrompido. Nenhum valor foi cobrado."}
-			a.Message = a.Problem.Message
-			if err := a.setState(sess.ID, AttemptAborted); err != nil {
-				return err
-			}
-			if sess.State == StatePaying && sess.Current().N == n {
-				sess.Problem = a.Problem
-				return sess.setState(StateOpen)
-			}
-			return nil
-		})
-	case a.State == AttemptApproved && a.Card.ConfirmSent:
-		// The ticket printed and CNF may have left: the sale stands. Confirm again (harmless).
-		err = s.confirmCard(id, n)
-		if err == nil {
-			s.note(id, "tef.recovered_confirmed", "Transação confirmada após reinício (o ticket já havia sido impresso).")
-		}
-	case a.State == AttemptApproved:
-		// Approved but CNF never sent: the customer got no verified ticket. Undo.
-		err = s.undoCard(id, n, Errf(KindUnavailable, "service.restarted", "o totem reiniciou"))
-		if err == nil {
-			s.note(id, "tef.recovered_undone", "Transação desfeita (NCN) após reinício: o ticket não havia sido confirmado.")
-		}
-	}
-	if err != nil && s.ctx.Err() == nil {
-		s.log.Error("recovering card attempt", "session", id, "attempt", n, "err", err)
-	}
 }

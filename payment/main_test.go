@@ -302,6 +302,8 @@ type env struct {
 	gate    *gatePrinter
 	noPix   bool
 	noCard  bool
+	// term, when set, is the card terminal instead of the fake (a TEFCard over tefsim).
+	term payment.CardTerminal
 
 	store   *journal.Store
 	svc     *payment.Service
@@ -335,6 +337,7 @@ func newEnv(t testing.TB, mod ...func(e *env)) *env {
 	t.Cleanup(e.stop)
 	e.open()
 	e.startService()
+	e.waitCardReady() // a new journal: nothing to recover
 	return e
 }
 
@@ -355,6 +358,9 @@ func (e *env) startService() {
 	}
 	if !e.noCard {
 		o.Card = e.hooks
+	}
+	if e.term != nil {
+		o.Card = e.term
 	}
 	svc, err := payment.New(o)
 	if err != nil {
@@ -381,6 +387,18 @@ func (e *env) stop() {
 
 // restart stops the kiosk, lets between act on the closed world (nil: nothing), reopens the
 // journal file and starts a new Service on it, as after a reboot.
+// waitCardReady waits until start-up card recovery is done.
+func (e *env) waitCardReady() {
+	e.t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for !e.svc.CardRecovered() {
+		if time.Now().After(deadline) {
+			e.t.Fatal("card recovery not done after 30s")
+		}
+		time.Sleep(2 * time.Millisecond)
+	}
+}
+
 func (e *env) restart(between func()) {
 	e.t.Helper()
 	e.stop()

@@ -74,6 +74,12 @@ type CardTerminal interface {
 	Confirm(ctx context.Context, res CardResult) error
 	// Undo (NCN) tells the manager the sale must not stand.
 	Undo(ctx context.Context, res CardResult) error
+	// Leftovers returns the answers to sales sent before a crash that were never read (the
+	// file exchange keeps them). The Service calls it once, at start, before anything else.
+	Leftovers(ctx context.Context) ([]CardResult, error)
+	// Ready returns nil unless the terminal is known to be down now (an *Error saying why).
+	// It must answer at once.
+	Ready(ctx context.Context) error
 }
 
 // CardSale is a card sale request.
@@ -90,6 +96,11 @@ type CardResult struct {
 	Message  string // for the customer (declines, PIN pad cancellations)
 	Amount   Money  // the amount actually charged
 	Data     CardData
+	// Pending: the sale was refused because another transaction is pending at the manager;
+	// Data names that one (network, NSU, Ref) so it can be confirmed or undone.
+	Pending  bool
+	Document string // the linked document (ticket number) the manager echoed
+	Code     string // the manager's status code (TEF Dial 009-000), for the record
 }
 
 // TicketPrinter prints the customer's ticket.
@@ -99,6 +110,10 @@ type TicketPrinter interface {
 	Ready(ctx context.Context) error
 	// PrintTicket returns nil only when the ticket was verifiably printed and cut.
 	PrintTicket(ctx context.Context, t Ticket) error
+	// TicketPrinted reports whether a ticket of the session was verifiably printed (the printer's
+	// own record, kept across restarts): start-up recovery asks it of a card sale approved
+	// and printed whose CNF never left.
+	TicketPrinted(ctx context.Context, sessionID string) (bool, error)
 }
 
 // Ticket is what is printed for a customer who paid.

@@ -92,6 +92,7 @@ func TestRecoverCardApprovedUnconfirmed(t *testing.T) {
 	if msg := got.Attempt(1).Message; !strings.Contains(msg, got.Attempt(1).Card.NSU) || !strings.Contains(msg, "R$ 150,00") {
 		t.Errorf("message %q lacks NSU and amount", msg)
 	}
+	e.waitCardReady()
 	e.pay(s.ID, payment.MethodDebit)
 	e.waitState(s.ID, payment.StateFulfilled)
 	e.stop()
@@ -145,9 +146,19 @@ func TestRecoverCardRequested(t *testing.T) {
 	e.pay(s.ID, payment.MethodCredit)
 	e.waitFor(s.ID, "the PIN pad", func(s *payment.Session) bool { return strings.HasPrefix(s.Current().Message, "INSIRA") })
 	e.restart(func() { e.card.Block = nil })
-	got := e.waitAttempt(s.ID, 1, payment.AttemptAborted)
-	if got.State != payment.StateOpen || got.Problem == nil || got.Problem.Code != "tef.interrupted" {
-		t.Errorf("after recovery: %s", describe(got))
+	got := e.waitAttempt(s.ID, 1, payment.AttemptUnknown)
+	if got.State != payment.StateOpen || got.Problem == nil || got.Problem.Code != "tef.unknown" ||
+		strings.Contains(got.Problem.Message, "Nenhum valor foi cobrado") {
+		t.Errorf("after recovery: %s, problem %+v", describe(got), got.Problem)
+	}
+	e.waitNote(s.ID, "tef.recovered_unknown")
+	// The next sale the manager takes shows nothing was pending: the attempt is closed.
+	e.waitCardReady()
+	e.pay(s.ID, payment.MethodDebit)
+	e.waitState(s.ID, payment.StateFulfilled)
+	got = e.get(s.ID)
+	if a := got.Attempt(1); a.State != payment.AttemptAborted || a.Problem == nil || a.Problem.Code != "tef.not_charged" {
+		t.Errorf("attempt 1 after a later sale: %+v", a)
 	}
 }
 

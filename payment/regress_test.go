@@ -73,9 +73,10 @@ func TestBugConfirmFailureNeverRetried(t *testing.T) {
 // written, then undone (NCN) when no ticket was printed.
 func TestBugApprovalDroppedAtShutdown(t *testing.T) {
 	e := newEnv(t)
-	answered := make(chan struct{}, 1)
+	answered, entered := make(chan struct{}, 1), make(chan struct{}, 1)
 	e.hooks.set(func(h *cardHooks) {
 		h.sale = func(ctx context.Context, c *paymenttest.Card, req payment.CardSale, progress func(string)) (payment.CardResult, error) {
+			entered <- struct{}{}
 			<-ctx.Done() // the kiosk is stopping; the manager answers anyway
 			res, err := c.Sale(context.Background(), req, nil)
 			answered <- struct{}{}
@@ -84,6 +85,7 @@ func TestBugApprovalDroppedAtShutdown(t *testing.T) {
 	})
 	s := e.create(item("consulta", 1))
 	e.pay(s.ID, payment.MethodCredit)
+	waitChan(t, entered, "the sale at the manager")
 	e.restart(func() {
 		waitChan(t, answered, "the approval")
 		e.hooks.set(func(h *cardHooks) { h.sale = nil })

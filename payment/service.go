@@ -41,6 +41,10 @@ type Options struct {
 	Printer TicketPrinter // required: nobody pays without a ticket
 	Now     func() time.Time
 	Logger  *slog.Logger
+	// CrashPoint, when set, is called at the named points of the card flow (card.sale,
+	// card.approved, card.printed, card.confirm_sent, card.confirmed): the crash tests kill
+	// the process there.
+	CrashPoint func(point string)
 }
 
 // Service runs payments: charge -> confirm -> print -> (card) confirm/undo -> fulfil.
@@ -63,7 +67,11 @@ type Service struct {
 	mu      sync.Mutex
 	running map[string]chan struct{} // "session#attempt" -> wake-up of its running flow
 	started bool
-	closing bool // set by Close: no new flow starts
+
+	cardMu     sync.Mutex    // one card operation at a time: see card.go
+	cardReady  chan struct{} // closed when start-up card recovery is done
+	crashPoint func(string)
+	closing    bool // set by Close: no new flow starts
 }
 
 // New checks the options and returns a Service; Start begins its work.
@@ -84,11 +92,16 @@ func New(o Options) (*Service, error) {
 	if o.Logger == nil {
 		o.Logger = slog.Default()
 	}
+	crashPoint := o.CrashPoint
+	if crashPoint == nil {
+		crashPoint = func(string) {}
+	}
 	ctx, cancel := context.WithCancel(context.Background())
 	return &Service{
 		cfg: o.Config, catalog: o.Catalog, store: o.Store, pix: o.Pix, card: o.Card,
 		printer: o.Printer, now: o.Now, log: o.Logger, loc: loc,
 		ctx: ctx, cancel: cancel, running: map[string]chan struct{}{},
+		cardReady: make(chan struct{}), crashPoint: crashPoint,
 	}, nil
 }
 
@@ -102,6 +115,19 @@ func (s *Service) Start() error {
 	}
 	s.started = true
 	s.mu.Unlock()
+	if s.card != nil {
+		// The manager's leftovers are read before anything else is sent to it: any other
+		// request would delete them unread.
+		ctx, cancel := context.WithTimeout(s.ctx, 15*time.Second)
+		leftovers, err := s.card.Leftovers(ctx)
+		cancel()
+		if err != nil {
+			s.log.Error("reading the TEF manager's leftover answers", "err", err)
+		}
+		s.goSafe(func() { s.recoverCards(leftovers) })
+	} else {
+		close(s.cardReady)
+	}
 	if err := s.recover(); err != nil {
 		return err
 	}
@@ -155,10 +181,20 @@ func (s *Service) Methods(ctx context.Context) []MethodStatus {
 			st.Available, st.Problem = false, ProblemOf(err)
 		} else if printErr != nil {
 			st.Available, st.Problem = false, ProblemOf(printErr)
+		} else if err := s.cardReadyFor(ctx, m); err != nil {
+			st.Available, st.Problem = false, ProblemOf(err)
 		}
 		out = append(out, st)
 	}
 	return out
+}
+
+// cardReadyFor says why a card method cannot start a sale now (nil for Pix or when it can).
+func (s *Service) cardReadyFor(ctx context.Context, m Method) error {
+	if !m.Card() || s.card == nil {
+		return nil
+	}
+	return s.cardReadyErr(ctx)
 }
 
 func (s *Service) canUse(m Method) error {
@@ -168,7 +204,7 @@ func (s *Service) canUse(m Method) error {
 	if m == MethodPix && s.pix == nil {
 		return Errf(KindUnavailable, "pix.not_configured", "Pix não está configurado neste totem.")
 	}
-	if m.Card() && s.card == nil {
+	if m.Card() && s.card == nil && !s.cfg.ExternalCard {
 		return Errf(KindUnavailable, "tef.not_configured", "Pagamento com cartão não está configurado neste totem.")
 	}
 	return nil
@@ -305,6 +341,12 @@ func (s *Service) Pay(ctx context.Context, id string, req PayRequest) (*Session,
 	if err := s.ctx.Err(); err != nil {
 		return nil, Errf(KindUnavailable, "service.stopping", "O totem está reiniciando. Tente novamente em instantes.")
 	}
+	if req.Method.Card() && s.card == nil {
+		return nil, Errf(KindConflict, "payment.external_card", "Neste totem o cartão é pago no POS: o resultado chega por POST /api/v1/sessions/%s/card-result.", id)
+	}
+	if err := s.cardReadyFor(ctx, req.Method); err != nil {
+		return nil, err
+	}
 	sess, err := s.update(id, func(tx *journal.Tx, sess *Session) error {
 		if sess.State != StateOpen {
 			return Errf(KindConflict, "session.not_open", "Sessão %s não aceita pagamento agora (estado %s).", sess.ID, sess.State)
@@ -312,12 +354,8 @@ func (s *Service) Pay(ctx context.Context, id string, req PayRequest) (*Session,
 		if len(sess.Attempts) >= s.cfg.MaxAttempts {
 			return Errf(KindConflict, "session.too_many_attempts", "Limite de %d tentativas atingido. Inicie uma nova compra.", s.cfg.MaxAttempts)
 		}
-		if sess.Ticket == "" {
-			n, err := tx.NextCounter(journal.BucketCounters, "ticket/"+s.now().In(s.loc).Format("2006-01-02")+"/"+sess.Prefix)
-			if err != nil {
-				return err
-			}
-			sess.Ticket = fmt.Sprintf("%s%03d", sess.Prefix, n)
+		if err := s.assignTicket(tx, sess); err != nil {
+			return err
 		}
 		now := s.now()
 		a := Attempt{N: len(sess.Attempts) + 1, Method: req.Method, Amount: sess.TotalCents, CreatedAt: now, UpdatedAt: now}
@@ -338,6 +376,20 @@ func (s *Service) Pay(ctx context.Context, id string, req PayRequest) (*Session,
 	}
 	s.spawn(sess.ID, len(sess.Attempts))
 	return sess, nil
+}
+
+// assignTicket gives the session its ticket number at its first payment attempt: per prefix
+// and local day.
+func (s *Service) assignTicket(tx *journal.Tx, sess *Session) error {
+	if sess.Ticket != "" {
+		return nil
+	}
+	n, err := tx.NextCounter(journal.BucketCounters, "ticket/"+s.now().In(s.loc).Format("2006-01-02")+"/"+sess.Prefix)
+	if err != nil {
+		return err
+	}
+	sess.Ticket = fmt.Sprintf("%s%03d", sess.Prefix, n)
+	return nil
 }
 
 // Cancel ends a session the customer gave up on. A Pix charge is removed at the PSP first, so

@@ -62,7 +62,8 @@ func (m Method) Card() bool { return m == MethodCredit || m == MethodDebit }
 type AttemptState string
 
 // Attempt states. Pix: creating -> active -> concluded | expired | removed | failed.
-// Card: requested -> approved -> confirmed | undone; requested -> declined | aborted.
+// Card: requested -> approved -> confirmed | undone; requested -> declined | aborted;
+// requested -> unknown -> undone | aborted | confirmed | declined (resolved with the manager).
 const (
 	AttemptCreating  AttemptState = "creating"
 	AttemptActive    AttemptState = "active"
@@ -77,6 +78,9 @@ const (
 	AttemptUndone    AttemptState = "undone"
 	AttemptDeclined  AttemptState = "declined"
 	AttemptAborted   AttemptState = "aborted"
+	// AttemptUnknown: the sale got no answer (connection lost, a crash): it may stand at the
+	// manager as a pending transaction until it is undone or shown not to exist.
+	AttemptUnknown AttemptState = "unknown"
 )
 
 // attemptEdges is every allowed attempt transition, and the only place they are listed.
@@ -84,8 +88,9 @@ const (
 var attemptEdges = map[AttemptState][]AttemptState{
 	AttemptCreating:  {AttemptActive, AttemptFailed},
 	AttemptActive:    {AttemptConcluded, AttemptExpired, AttemptRemoved, AttemptFailed},
-	AttemptRequested: {AttemptApproved, AttemptDeclined, AttemptAborted},
+	AttemptRequested: {AttemptApproved, AttemptDeclined, AttemptAborted, AttemptUnknown},
 	AttemptApproved:  {AttemptConfirmed, AttemptUndone},
+	AttemptUnknown:   {AttemptUndone, AttemptAborted, AttemptConfirmed, AttemptDeclined},
 }
 
 // Final reports whether the attempt can no longer change.

@@ -727,3 +727,23 @@ func (s *Service) interrupted() error {
 	})
 	return err
 }
+
+// TicketPrinted implements payment.TicketPrinter: whether a ticket job of the session reached
+// "printed" (the end-of-job check passed). Jobs are read newest first.
+func (s *Service) TicketPrinted(_ context.Context, sessionID string) (bool, error) {
+	printed := false
+	err := s.store.View(func(tx *journal.Tx) error {
+		return tx.ForEachReverse(BucketJobs, func(_ string, v []byte) error {
+			var j Job
+			if err := json.Unmarshal(v, &j); err != nil {
+				return err
+			}
+			if j.Kind == "ticket" && j.SessionID == sessionID && j.State == JobPrinted {
+				printed = true
+				return journal.Stop
+			}
+			return nil
+		})
+	})
+	return printed, err
+}

@@ -151,6 +151,9 @@ func (s *Server) Handler() http.Handler {
 	route("POST /api/v1/sessions/{id}/pay", kiosk, s.paySession)
 	route("POST /api/v1/sessions/{id}/cancel", kiosk, s.cancelSession)
 	route("GET /api/v1/sessions/{id}/pix", kiosk, s.sessionPixQR)
+	route("POST /api/v1/sessions/{id}/card-result", kiosk, s.cardResult)
+	route("GET /api/v1/tef/pending", operator, s.tefPending)
+	route("POST /api/v1/tef/pending/{id}/{n}", operator, s.tefResolve)
 	route("GET /api/v1/events", operator, s.events)
 	route("POST /api/v1/pix/hint", operator, s.pixHint)
 	route("POST /api/v1/demo/pix/{txid}/pay", kiosk, s.demoPixPay)
@@ -380,6 +383,53 @@ func (s *Server) paySession(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	writeJSON(w, http.StatusAccepted, sess)
+}
+
+func (s *Server) cardResult(w http.ResponseWriter, r *http.Request) {
+	var body payment.ExternalCardResult
+	if err := decodeBody(r, &body); err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	sess, err := s.o.Service.RecordCardResult(r.Context(), r.PathValue("id"), body)
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, sess)
+}
+
+func (s *Server) tefPending(w http.ResponseWriter, r *http.Request) {
+	p, err := s.o.Service.PendingCards(r.Context())
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	if p == nil {
+		p = []payment.PendingCard{}
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"pending": p, "recovered": s.o.Service.CardRecovered()})
+}
+
+func (s *Server) tefResolve(w http.ResponseWriter, r *http.Request) {
+	var body struct {
+		Action string `json:"action"`
+	}
+	if err := decodeBody(r, &body); err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	n, err := strconv.Atoi(r.PathValue("n"))
+	if err != nil || n < 1 {
+		writeError(w, http.StatusBadRequest, "api.bad_path", fmt.Sprintf("Tentativa %q inválida: use o número da tentativa (1, 2, ...).", r.PathValue("n")))
+		return
+	}
+	sess, err := s.o.Service.ResolveCard(r.Context(), r.PathValue("id"), n, body.Action)
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, sess)
 }
 
 func (s *Server) cancelSession(w http.ResponseWriter, r *http.Request) {

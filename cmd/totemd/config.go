@@ -11,6 +11,7 @@ import (
 	"github.com/totemd/totemd/internal/config"
 	"github.com/totemd/totemd/payment"
 	"github.com/totemd/totemd/payment/pix"
+	"github.com/totemd/totemd/payment/tef"
 	"github.com/totemd/totemd/printer"
 	"github.com/totemd/totemd/sync/journal"
 	"github.com/totemd/totemd/ui"
@@ -27,6 +28,7 @@ type Config struct {
 	Journal  journal.Config  `yaml:"journal"`
 	Pix      pix.Config      `yaml:"pix"`
 	Printer  printer.Config  `yaml:"printer"`
+	TEF      tef.Config      `yaml:"tef"`
 }
 
 // KioskConfig identifies the kiosk.
@@ -81,6 +83,7 @@ func defaultConfig() Config {
 		Journal:  journal.DefaultConfig(),
 		Pix:      pix.DefaultConfig(),
 		Printer:  printer.DefaultConfig(),
+		TEF:      tef.DefaultConfig(),
 	}
 }
 
@@ -100,6 +103,7 @@ func (c Config) Validate() error {
 		config.Within("journal", c.Journal.Validate()),
 		config.Within("pix", c.Pix.Validate()),
 		config.Within("printer", c.Printer.Validate()),
+		config.Within("tef", c.TEF.Validate()),
 	)
 }
 

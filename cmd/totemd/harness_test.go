@@ -68,7 +68,7 @@ func buildAndRun(m *testing.M) int {
 		}
 	}
 	totemdBin = filepath.Join(dir, "totemd")
-	build := exec.Command(goTool, "build", "-race", "-o", totemdBin, ".")
+	build := exec.Command(goTool, "build", "-race", "-tags", "failpoint", "-o", totemdBin, ".")
 	build.Stdout, build.Stderr = os.Stderr, os.Stderr
 	if err := build.Run(); err != nil {
 		fmt.Fprintln(os.Stderr, "e2e: building totemd:", err)

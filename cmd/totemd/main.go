@@ -13,6 +13,7 @@ import (
 	"os"
 
 	"github.com/totemd/totemd/payment/pix/pixsim"
+	"github.com/totemd/totemd/payment/tef/tefsim"
 )
 
 // version is set at build time: -ldflags "-X main.version=1.2.3".
@@ -77,9 +78,15 @@ func runMain(args []string, stdout, stderr io.Writer) error {
 		return cmdPix(args[1:], stdout)
 	case "printer":
 		return cmdPrinter(args[1:], stdout)
+	case "tef":
+		return cmdTEF(args[1:], stdout, stderr)
 	case "sim":
+		if len(args) >= 2 && args[1] == "tef" {
+			return tefsim.Main(args[2:])
+		}
 		if len(args) < 2 || args[1] != "pix" {
-			return &exitError{2, errors.New("usage: totemd sim pix [--listen ADDR] [--dir DIR] [--dialect bcb|efi]")}
+			return &exitError{2, errors.New("usage: totemd sim pix [--listen ADDR] [--dir DIR] [--dialect bcb|efi]\n" +
+				"       totemd sim tef [--listen ADDR] [--files DIR] [--dir LEDGERDIR] [--pinpad-delay 2s] [--status-delay 50ms] [--network REDE] [--brand VISA]")}
 		}
 		return pixsim.Main(args[2:])
 	case "version", "--version", "-v":

@@ -18,9 +18,10 @@ import (
 	"github.com/totemd/totemd/device"
 	"github.com/totemd/totemd/internal/atomicfile"
 	"github.com/totemd/totemd/payment"
-	"github.com/totemd/totemd/payment/paymenttest"
 	"github.com/totemd/totemd/payment/pix"
 	"github.com/totemd/totemd/payment/pix/pixsim"
+	"github.com/totemd/totemd/payment/tef"
+	"github.com/totemd/totemd/payment/tef/tefsim"
 	"github.com/totemd/totemd/printer"
 	"github.com/totemd/totemd/printer/printertest"
 	"github.com/totemd/totemd/sync/journal"
@@ -123,7 +124,7 @@ func daemon(ctx context.Context, cfg Config, demo bool, log *slog.Logger) error 
 	if demo {
 		// Demo mode simulates what the config does not configure: with a pix section, that
 		// PSP is used (e.g. a simulator in another process); without, pixsim runs in-process.
-		d, err := newDemoDevices(cfg.StateDir, !cfg.Pix.Enabled(), !cfg.Printer.Enabled(), log)
+		d, err := newDemoDevices(cfg.StateDir, !cfg.Pix.Enabled(), !cfg.Printer.Enabled(), !cfg.TEF.Enabled(), log)
 		if err != nil {
 			return err
 		}
@@ -134,11 +135,26 @@ func daemon(ctx context.Context, cfg Config, demo bool, log *slog.Logger) error 
 		if d.printer != nil {
 			cfg.Printer.Device = d.printer.URI()
 		}
-		opts.Card = d.card
+		if d.tef != nil {
+			cfg.TEF.Device = d.tefDevice
+		}
 		demoCtl = d
-		log.Warn("DEMO MODE: the TEF manager is simulated; no real money moves",
-			"psp", cfg.Pix.BaseURL, "psp_simulated", d.sim != nil, "printer", cfg.Printer.Device, "printer_simulated", d.printer != nil)
+		log.Warn("DEMO MODE: simulated devices; no real money moves",
+			"psp", cfg.Pix.BaseURL, "psp_simulated", d.sim != nil, "printer", cfg.Printer.Device, "printer_simulated", d.printer != nil,
+			"tef", cfg.TEF.Device, "tef_simulated", d.tef != nil)
 	}
+	var card *payment.TEFCard
+	if cfg.TEF.Enabled() {
+		client, err := tef.NewClient(cfg.TEF, log.With("component", "tef"))
+		if err != nil {
+			return err
+		}
+		defer client.Close()
+		card = payment.NewTEFCard(client, log.With("component", "tef"))
+		card.OnResult = tefHealth(health)
+		opts.Card = card
+	}
+	opts.CrashPoint = crashPoint(log)
 	if cfg.Printer.Enabled() {
 		ps, err := printer.New(printer.Options{Config: cfg.Printer, Store: store, Health: health, Logger: log.With("component", "printer")})
 		if err != nil {
@@ -179,6 +195,10 @@ func daemon(ctx context.Context, cfg Config, demo bool, log *slog.Logger) error 
 		return err
 	}
 	defer svc.Close()
+	if card != nil {
+		card.Watch(cfg.TEF.CheckInterval) // after Start: recovery read the manager's leftovers
+		defer card.Close()
+	}
 
 	srv := ui.New(ui.Options{Config: cfg.API, Service: svc, Store: store, Health: health,
 		Token: token, Version: version, Demo: demoCtl, Logger: log})
@@ -227,6 +247,20 @@ func (noPrinter) Ready(context.Context) error {
 
 func (p noPrinter) PrintTicket(ctx context.Context, _ payment.Ticket) error { return p.Ready(ctx) }
 
+func (noPrinter) TicketPrinted(context.Context, string) (bool, error) { return false, nil }
+
+// tefHealth turns the outcome of exchanges with the TEF manager into the tef.unavailable
+// condition.
+func tefHealth(h *device.Health) func(error) {
+	return func(err error) {
+		if err == nil {
+			h.Clear("tef.unavailable")
+			return
+		}
+		h.Set("tef.unavailable", device.Critical, "TEF não responde: pagamentos com cartão suspensos. Verifique o gerenciador (GP) e o PIN pad.")
+	}
+}
+
 // pspHealth turns the outcome of PSP calls into the pix.unreachable condition.
 func pspHealth(h *device.Health) func(error) {
 	return func(err error) {
@@ -243,11 +277,13 @@ func pspHealth(h *device.Health) func(error) {
 // demoDevices are the simulated devices of demo mode: pixsim (a real HTTPS + mTLS server on
 // loopback, reached through the production client), a fake ESC/POS printer on a loopback TCP
 // port (driven by the production printer service; its jobs rendered by the virtual printer),
-// and an in-process fake of the TEF manager until its simulator lands.
+// and tefsim, the TEF manager simulator, on a loopback TCP port (reached through the
+// production TEF client).
 type demoDevices struct {
 	sim        *pixsim.Sim
 	pixConfig  pix.Config
-	card       *paymenttest.Card
+	tef        *tefsim.Sim         // nil when the config names a TEF manager
+	tefDevice  string              // tcp://127.0.0.1:port of tef
 	printer    *printertest.Server // nil when the config names a real printer
 	printerSvc *printer.Service
 }
@@ -259,10 +295,20 @@ const (
 	demoPixKey       = "7f6844d0-de89-47e5-9ef7-e0a35a681615"
 )
 
-func newDemoDevices(stateDir string, withPSP, withPrinter bool, log *slog.Logger) (*demoDevices, error) {
-	c := paymenttest.NewCard()
-	c.Delay = 2 * time.Second
-	d := &demoDevices{card: c}
+func newDemoDevices(stateDir string, withPSP, withPrinter, withTEF bool, log *slog.Logger) (*demoDevices, error) {
+	d := &demoDevices{}
+	if withTEF {
+		sim, err := tefsim.New(tefsim.Options{Dir: filepath.Join(stateDir, "tefsim"), Logger: log.With("component", "tefsim")})
+		if err != nil {
+			return nil, fmt.Errorf("starting the TEF simulator: %w", err)
+		}
+		addr, err := sim.ListenTCP("127.0.0.1:0")
+		if err != nil {
+			sim.Close()
+			return nil, fmt.Errorf("starting the TEF simulator: %w", err)
+		}
+		d.tef, d.tefDevice = sim, "tcp://"+addr
+	}
 	if withPrinter {
 		srv, err := printertest.Listen("127.0.0.1:0")
 		if err != nil {
@@ -298,6 +344,9 @@ func newDemoDevices(stateDir string, withPSP, withPrinter bool, log *slog.Logger
 func (d *demoDevices) close() {
 	if d.sim != nil {
 		d.sim.Close()
+	}
+	if d.tef != nil {
+		d.tef.Close()
 	}
 	if d.printer != nil {
 		d.printer.Close() // the printer service closed its connection first (deferred later)

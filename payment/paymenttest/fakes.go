@@ -146,6 +146,9 @@ type Card struct {
 	nsu    int
 	// Block, when not nil, makes Sale wait for a value (or ctx) before answering.
 	Block chan struct{}
+
+	leftovers []payment.CardResult
+	down      bool
 }
 
 // NewCard returns a fake card terminal.
@@ -219,6 +222,39 @@ func (c *Card) settle(res payment.CardResult, to string) error {
 	return nil
 }
 
+// Leftovers implements payment.CardTerminal: what SetLeftovers left, once.
+func (c *Card) Leftovers(context.Context) ([]payment.CardResult, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	l := c.leftovers
+	c.leftovers = nil
+	return l, nil
+}
+
+// SetLeftovers makes the next Leftovers return l (answers a crash left unread).
+func (c *Card) SetLeftovers(l []payment.CardResult) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.leftovers = l
+}
+
+// Ready implements payment.CardTerminal: nil unless SetDown(true).
+func (c *Card) Ready(context.Context) error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.down {
+		return payment.Errf(payment.KindUnavailable, "tef.unavailable", "TEF não responde.")
+	}
+	return nil
+}
+
+// SetDown makes Ready report the terminal down.
+func (c *Card) SetDown(down bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.down = down
+}
+
 // Count returns how many ledger entries are in state st.
 func (c *Card) Count(st string) int {
 	c.mu.Lock()
@@ -279,6 +315,18 @@ func (p *Printer) PrintTicket(ctx context.Context, t payment.Ticket) error {
 	}
 	p.printed = append(p.printed, t)
 	return nil
+}
+
+// TicketPrinted implements payment.TicketPrinter.
+func (p *Printer) TicketPrinted(_ context.Context, sessionID string) (bool, error) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	for _, t := range p.printed {
+		if t.SessionID == sessionID {
+			return true, nil
+		}
+	}
+	return false, nil
 }
 
 // Printed returns the tickets printed so far.

@@ -50,7 +50,7 @@ func NewClient(cfg Config, logger *slog.Logger) (*Client, error) {
 	if dev.tcp != "" {
 		c.tr = &tcpTransport{addr: dev.tcp, dialTimeout: cfg.StatusTimeout}
 	} else {
-		c.tr = &fileTransport{root: dev.root}
+		c.tr = &fileTransport{root: dev.root, partial: cfg.CutResponseTimeout}
 	}
 	c.closeCtx, c.closeStop = context.WithCancel(context.Background())
 	return c, nil

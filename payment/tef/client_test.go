@@ -91,6 +91,13 @@ func (e *env) withStatusTimeout(t *testing.T, d time.Duration) {
 	e.c = newClient(t, cfg, e.log)
 }
 
+func (e *env) withCutResponseTimeout(t *testing.T, d time.Duration) {
+	e.c.Close()
+	cfg := e.cfg
+	cfg.CutResponseTimeout = d
+	e.c = newClient(t, cfg, e.log)
+}
+
 var transports = []string{"tcp", "file"}
 
 func setup(t *testing.T, transport string, mod ...func(*tefsim.Options)) *env {
@@ -329,7 +336,7 @@ func TestConnectionLostTCP(t *testing.T) {
 func TestTruncatedResponseFile(t *testing.T) {
 	t.Parallel()
 	e := setup(t, "file")
-	tef.SetPartialTimeout(e.c, time.Second)
+	e.withCutResponseTimeout(t, time.Second)
 	ctx := ctxT(t, 8*time.Second)
 	_, err := e.c.Sale(ctx, tef.Sale{Document: "T-6", AmountCents: 1054, Credit: true})
 	if !errors.Is(err, tef.ErrConnectionLost) {

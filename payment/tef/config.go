@@ -29,6 +29,15 @@ type Config struct {
 	// StatusTimeout is how long the GP has to acknowledge a request; after it the GP is down
 	// ("TEF não responde"). Default 7s.
 	StatusTimeout time.Duration `yaml:"status_timeout"`
+	// CheckInterval is how often the daemon asks the GP whether it is up (ATV) between sales,
+	// so the kiosk stops offering cards while it is down (and six times as often while it is
+	// down, to notice it is back). Default 1m.
+	CheckInterval time.Duration `yaml:"check_interval"`
+	// CutResponseTimeout is how long, on the file exchange, a response file may stay cut (no
+	// 999-999 trailer) without growing before the GP is taken to have died writing it: the
+	// sale's outcome is then unknown and resolved as a pending transaction. Default 10s; more
+	// for a GP writing to a slow network share.
+	CutResponseTimeout time.Duration `yaml:"cut_response_timeout"`
 }
 
 // DefaultCapabilities is 706-000 for an automation that prints the receipts itself (PayGo's
@@ -42,10 +51,12 @@ const DefaultStatusTimeout = 7 * time.Second
 // DefaultConfig returns the defaults (no device: TEF is off).
 func DefaultConfig() Config {
 	return Config{
-		AutomationName:    "TOTEMD",
-		AutomationVersion: "1.0",
-		Capabilities:      DefaultCapabilities,
-		StatusTimeout:     DefaultStatusTimeout,
+		AutomationName:     "TOTEMD",
+		AutomationVersion:  "1.0",
+		Capabilities:       DefaultCapabilities,
+		StatusTimeout:      DefaultStatusTimeout,
+		CheckInterval:      time.Minute,
+		CutResponseTimeout: partialTimeout,
 	}
 }
 
@@ -82,6 +93,12 @@ func (c Config) Validate() error {
 	}
 	if c.MaxInstallments < 0 || c.MaxInstallments > 99 {
 		add("max_installments", "must be between 0 and 99 (0 or 1: no installments), got %d", c.MaxInstallments)
+	}
+	if c.CutResponseTimeout < 100*time.Millisecond || c.CutResponseTimeout > 10*time.Minute {
+		add("cut_response_timeout", "must be between 100ms and 10m (default %s), got %s", partialTimeout, c.CutResponseTimeout)
+	}
+	if c.CheckInterval < time.Second || c.CheckInterval > time.Hour {
+		add("check_interval", "must be between 1s and 1h (default 1m), got %s", c.CheckInterval)
 	}
 	if c.StatusTimeout < 100*time.Millisecond || c.StatusTimeout > time.Minute {
 		add("status_timeout", "must be between 100ms and 1m (TEF Dial says 7s), got %s", c.StatusTimeout)

@@ -220,3 +220,27 @@ func (w *WS) Next(ctx context.Context) (Message, error) {
 
 // Close closes the connection.
 func (w *WS) Close() error { return w.c.Close() }
+
+// TEFPending is GET /api/v1/tef/pending: the card attempts not settled with the TEF manager,
+// and whether start-up recovery is done.
+func (c *Client) TEFPending(ctx context.Context) ([]payment.PendingCard, bool, error) {
+	var out struct {
+		Pending   []payment.PendingCard `json:"pending"`
+		Recovered bool                  `json:"recovered"`
+	}
+	err := c.do(ctx, http.MethodGet, "/api/v1/tef/pending", nil, &out)
+	return out.Pending, out.Recovered, err
+}
+
+// TEFResolve is POST /api/v1/tef/pending/{id}/{n}: action undo, confirm or close.
+func (c *Client) TEFResolve(ctx context.Context, id string, n int, action string) (*payment.Session, error) {
+	var s payment.Session
+	return &s, c.do(ctx, http.MethodPost, "/api/v1/tef/pending/"+url.PathEscape(id)+"/"+strconv.Itoa(n),
+		map[string]string{"action": action}, &s)
+}
+
+// CardResult is POST /api/v1/sessions/{id}/card-result: a Smart POS result.
+func (c *Client) CardResult(ctx context.Context, id string, r payment.ExternalCardResult) (*payment.Session, error) {
+	var s payment.Session
+	return &s, c.do(ctx, http.MethodPost, "/api/v1/sessions/"+url.PathEscape(id)+"/card-result", r, &s)
+}
