@@ -353,3 +353,43 @@ func TestTEFDownDisablesCards(t *testing.T) {
 	k.sim.SetDown(false)
 	waitMethods(true)
 }
+
+// TestTEFPendingByHand: the operator lists what is unsettled and settles it: an unknown
+// outcome closed after checking the manager's report, an approval undone.
+func TestTEFPendingByHand(t *testing.T) {
+	k := newTEFKiosk(t, "tcp")
+	lost := k.sale(t, "perde", payment.MethodCredit) // ,54: unknown, pending at the manager
+	ctx := context.Background()
+	p, err := k.svc.PendingCards(ctx)
+	if err != nil || len(p) != 1 || p[0].SessionID != lost.ID || p[0].State != payment.AttemptUnknown ||
+		!slices.Equal(p[0].Actions, []string{"close"}) {
+		t.Fatalf("PendingCards: %+v %v", p, err)
+	}
+	if _, err := k.svc.ResolveCard(ctx, lost.ID, 1, "undo"); err == nil {
+		t.Fatal("undo of an attempt without a known transaction was accepted")
+	} else if code, _ := errCode(t, err); code != "tef.action_not_allowed" {
+		t.Fatalf("undo: %v", err)
+	}
+	if _, err := k.svc.ResolveCard(ctx, lost.ID, 9, "close"); err == nil {
+		t.Fatal("a missing attempt was resolved")
+	}
+	got, err := k.svc.ResolveCard(ctx, lost.ID, 1, "close")
+	if err != nil || got.Attempt(1).State != payment.AttemptAborted {
+		t.Fatalf("close: %v %s", err, describe(got))
+	}
+	if p, _ := k.svc.PendingCards(ctx); len(p) != 0 {
+		t.Fatalf("still pending: %+v", p)
+	}
+	k.waitNote(lost.ID, "tef.operator_close")
+	// The manager still holds the ,54 sale: the next sale undoes it through its refusal,
+	// though no attempt is waiting for it any more.
+	next := k.sale(t, "exame", payment.MethodDebit)
+	if next.State != payment.StateFulfilled || len(k.sim.Pending()) != 0 {
+		t.Fatalf("next sale %s, pending %+v", describe(next), k.sim.Pending())
+	}
+	for _, tx := range k.sim.Ledger() {
+		if tx.AmountCents == 1054 && tx.State != tefsim.StateUndone {
+			t.Errorf("the lost sale is %s at the manager, want undone", tx.State)
+		}
+	}
+}
