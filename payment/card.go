@@ -312,6 +312,7 @@ func (s *Service) confirmCard(id string, n int) error {
 	}); err != nil {
 		return err
 	}
+	s.printMerchantCopy(id, n)
 	if cerr == nil || s.ctx.Err() != nil {
 		return nil
 	}
@@ -331,6 +332,30 @@ func (s *Service) confirmCard(id string, n int) error {
 		}
 	})
 	return nil
+}
+
+// printMerchantCopy prints the merchant's copy of a confirmed sale when the config asks for
+// it. A failure is logged and noted: the copy stays in the journal, and the customer already
+// has the ticket.
+func (s *Service) printMerchantCopy(id string, n int) {
+	rp, ok := s.printer.(ReceiptPrinter)
+	if !s.cfg.PrintMerchantCopy || !ok {
+		return
+	}
+	sess, err := s.Get(s.ctx, id)
+	if err != nil {
+		return
+	}
+	a := sess.Attempt(n)
+	if a == nil || a.Card == nil || len(a.Card.MerchantReceipt) == 0 {
+		return
+	}
+	ctx, cancel := context.WithTimeout(s.ctx, callTimeout)
+	defer cancel()
+	if err := rp.PrintReceipt(ctx, id, sess.Ticket, a.Card.MerchantReceipt, "VIA ESTABELECIMENTO"); err != nil {
+		s.log.Warn("merchant copy not printed (kept in the journal)", "session", id, "err", err)
+		s.note(id, "tef.merchant_copy_not_printed", "Via do estabelecimento não impressa: "+ProblemOf(err).Message)
+	}
 }
 
 // fulfilCard marks the session of a printed card sale paid and fulfilled.

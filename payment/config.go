@@ -35,6 +35,9 @@ type Config struct {
 	// drives), which reports each result with POST /api/v1/sessions/{id}/card-result. No TEF
 	// manager is then used for sales.
 	ExternalCard bool `yaml:"external_card"`
+	// PrintMerchantCopy prints the TEF merchant's copy ("via do estabelecimento") after each
+	// confirmed card sale. It is always kept in the journal (the attempt's merchant_receipt).
+	PrintMerchantCopy bool `yaml:"print_merchant_copy"`
 }
 
 // DefaultConfig returns the defaults.

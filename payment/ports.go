@@ -116,6 +116,12 @@ type TicketPrinter interface {
 	TicketPrinted(ctx context.Context, sessionID string) (bool, error)
 }
 
+// ReceiptPrinter is a TicketPrinter that also prints a TEF receipt copy on its own (used for
+// the merchant's copy when Config.PrintMerchantCopy is set).
+type ReceiptPrinter interface {
+	PrintReceipt(ctx context.Context, sessionID, number string, lines []string, title string) error
+}
+
 // Ticket is what is printed for a customer who paid.
 type Ticket struct {
 	Number    string

@@ -393,3 +393,24 @@ func TestTEFPendingByHand(t *testing.T) {
 		}
 	}
 }
+
+// TestTEFMerchantCopy: the merchant's copy is always kept, and printed after the confirmation
+// only when the config says so.
+func TestTEFMerchantCopy(t *testing.T) {
+	for _, print := range []bool{false, true} {
+		k := newTEFKiosk(t, "tcp", func(e *env) { e.cfg.PrintMerchantCopy = print })
+		got := k.sale(t, "consulta", payment.MethodCredit)
+		if got.State != payment.StateFulfilled || len(got.Attempt(1).Card.MerchantReceipt) == 0 {
+			t.Fatalf("print=%v: %s", print, describe(got))
+		}
+		k.stop()
+		r := k.printer.Receipts()
+		switch {
+		case !print && len(r) != 0:
+			t.Errorf("merchant copy printed though the config says not to: %+v", r)
+		case print && (len(r) != 1 || r[0].SessionID != got.ID || r[0].Title != "VIA ESTABELECIMENTO" ||
+			!strings.Contains(strings.Join(r[0].Lines, "\n"), "VIA ESTABELECIMENTO")):
+			t.Errorf("merchant copy: %+v", r)
+		}
+	}
+}

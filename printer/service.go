@@ -199,6 +199,16 @@ func (s *Service) PrintTicket(ctx context.Context, t payment.Ticket) error {
 	return s.Print(ctx, &Job{Kind: "ticket", SessionID: t.SessionID, Ticket: t.Number, Bytes: data})
 }
 
+// PrintReceipt implements payment.ReceiptPrinter: a TEF receipt copy on its own (the
+// merchant's copy, when the config asks for it), kept as a job like any other.
+func (s *Service) PrintReceipt(ctx context.Context, sessionID, number string, lines []string, title string) error {
+	data, err := ticket.Receipt(s.prof, lines, title)
+	if err != nil {
+		return fmt.Errorf("laying out the receipt of %s: %w", number, err)
+	}
+	return s.Print(ctx, &Job{Kind: "receipt", SessionID: sessionID, Ticket: number, Bytes: data})
+}
+
 // Print keeps a job in the journal and prints it.
 func (s *Service) Print(ctx context.Context, j *Job) error {
 	now := s.now().UTC()

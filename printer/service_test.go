@@ -364,3 +364,42 @@ func TestConfigValidate(t *testing.T) {
 		}
 	}
 }
+
+// TestReceiptAndTicketPrinted: a receipt copy prints as its own job, and TicketPrinted answers
+// from the jobs kept: only a ticket job that reached "printed" counts.
+func TestReceiptAndTicketPrinted(t *testing.T) {
+	p := newTCPPrinter(t)
+	e := newEnv(t, p.uri(), nil)
+	e.eventually(t, "ready", func() bool { return e.svc.Ready(context.Background()) == nil })
+	ctx := context.Background()
+	tk := sampleTicket()
+	if ok, err := e.svc.TicketPrinted(ctx, tk.SessionID); ok || err != nil {
+		t.Fatalf("TicketPrinted before any print: %v %v", ok, err)
+	}
+	lines := []string{"REDE - VISA", "VIA ESTABELECIMENTO", "NSU: 123456   AUT: 654321"}
+	if err := e.svc.PrintReceipt(ctx, tk.SessionID, tk.Number, lines, "VIA ESTABELECIMENTO"); err != nil {
+		t.Fatalf("PrintReceipt: %v", err)
+	}
+	if ok, _ := e.svc.TicketPrinted(ctx, tk.SessionID); ok {
+		t.Fatal("a receipt counted as the ticket")
+	}
+	if err := e.svc.PrintTicket(ctx, tk); err != nil {
+		t.Fatal(err)
+	}
+	if ok, err := e.svc.TicketPrinted(ctx, tk.SessionID); !ok || err != nil {
+		t.Fatalf("TicketPrinted after the ticket: %v %v", ok, err)
+	}
+	jobs := p.fake.Jobs()
+	if len(jobs) != 2 {
+		t.Fatalf("printer got %d jobs", len(jobs))
+	}
+	r, err := virtual.Render(jobs[0], virtual.Options{Dots: 576})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range lines {
+		if !strings.Contains(r.Text, want) {
+			t.Errorf("receipt lacks %q:\n%s", want, r.Text)
+		}
+	}
+}

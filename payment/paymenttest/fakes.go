@@ -270,10 +270,11 @@ func (c *Card) Count(st string) int {
 
 // Printer is a fake ticket printer: it keeps what it printed; its paper can run out.
 type Printer struct {
-	mu      sync.Mutex
-	notRdy  error
-	failing error
-	printed []payment.Ticket
+	mu       sync.Mutex
+	notRdy   error
+	failing  error
+	printed  []payment.Ticket
+	receipts []Receipt
 }
 
 // NewPrinter returns a ready printer.
@@ -315,6 +316,30 @@ func (p *Printer) PrintTicket(ctx context.Context, t payment.Ticket) error {
 	}
 	p.printed = append(p.printed, t)
 	return nil
+}
+
+// PrintReceipt implements payment.ReceiptPrinter: the receipts printed are in Receipts.
+func (p *Printer) PrintReceipt(_ context.Context, sessionID, number string, lines []string, title string) error {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.notRdy != nil {
+		return p.notRdy
+	}
+	p.receipts = append(p.receipts, Receipt{SessionID: sessionID, Number: number, Lines: lines, Title: title})
+	return nil
+}
+
+// Receipt is a receipt copy the fake printed.
+type Receipt struct {
+	SessionID, Number, Title string
+	Lines                    []string
+}
+
+// Receipts returns the receipt copies printed so far.
+func (p *Printer) Receipts() []Receipt {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return append([]Receipt(nil), p.receipts...)
 }
 
 // TicketPrinted implements payment.TicketPrinter.
