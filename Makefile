@@ -6,7 +6,9 @@ LDFLAGS := -X main.version=$(VERSION)
 GO ?= go
 FUZZTIME ?= 10s
 
-.PHONY: all build run test deps lint vet fmt fuzz bench clean
+.PHONY: all build run test test-browser screenshots deps lint vet fmt fuzz bench clean
+
+E2E := ui/web/e2e
 
 all: build
 
@@ -21,9 +23,24 @@ run: build
 deps:
 	@scripts/deps.sh
 
-## test: lint, then every test with the race detector
+## test: lint, then every test with the race detector, then the browser tests of the kiosk UI
 test: deps lint
 	$(GO) test -race -count=1 -timeout 20m ./...
+	@$(MAKE) --no-print-directory test-browser
+
+## test-browser: the kiosk UI (ui/web/e2e) in Debian's chromium, driven by playwright-core,
+## against real `totemd run --demo` daemons (built by the tests); screenshots in $(E2E)/artifacts
+test-browser: deps $(E2E)/node_modules/.package-lock.json
+	cd $(E2E) && GO="$(GO)" node --test kiosk.test.mjs
+
+## screenshots: the browser tests, then their main screenshots at half size into docs/screenshots
+screenshots: test-browser
+	cd $(E2E) && node screenshots.mjs
+
+# npm ci when node_modules is missing or older than the lock file (npm ci writes this file last).
+$(E2E)/node_modules/.package-lock.json: $(E2E)/package.json $(E2E)/package-lock.json
+	cd $(E2E) && npm ci --no-audit --no-fund
+	@touch $@
 
 lint: fmt vet
 
@@ -46,4 +63,4 @@ bench:
 	$(GO) test -run '^$$' -bench . -benchmem -count=1 ./...
 
 clean:
-	rm -rf bin var
+	rm -rf bin var $(E2E)/artifacts
