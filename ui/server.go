@@ -48,8 +48,10 @@ type Options struct {
 	Health  *device.Health
 	Token   string // the bearer token of non-browser clients
 	Version string
-	Demo    Demo // nil outside demo mode
-	Logger  *slog.Logger
+	// KioskName is the kiosk's name for people (kiosk.name), shown on the attract screen.
+	KioskName string
+	Demo      Demo // nil outside demo mode
+	Logger    *slog.Logger
 }
 
 // Server is the local API.
@@ -299,19 +301,20 @@ type payBody = payment.PayRequest
 
 // Status is the answer of GET /api/v1/status and of the WebSocket status command.
 type Status struct {
-	KioskID  string                 `json:"kiosk_id"`
-	Version  string                 `json:"version"`
-	Protocol int                    `json:"protocol"`
-	Demo     bool                   `json:"demo"`
-	Time     time.Time              `json:"time"`
-	LastSeq  uint64                 `json:"last_seq"`
-	Methods  []payment.MethodStatus `json:"methods"`
-	Health   []device.Condition     `json:"health"`
-	Catalog  payment.Catalog        `json:"catalog"`
+	KioskID   string                 `json:"kiosk_id"`
+	KioskName string                 `json:"kiosk_name,omitempty"`
+	Version   string                 `json:"version"`
+	Protocol  int                    `json:"protocol"`
+	Demo      bool                   `json:"demo"`
+	Time      time.Time              `json:"time"`
+	LastSeq   uint64                 `json:"last_seq"`
+	Methods   []payment.MethodStatus `json:"methods"`
+	Health    []device.Condition     `json:"health"`
+	Catalog   payment.Catalog        `json:"catalog"`
 }
 
 func (s *Server) statusOf(ctx context.Context) Status {
-	st := Status{KioskID: s.o.Store.KioskID(), Version: s.o.Version, Protocol: ProtocolVersion,
+	st := Status{KioskID: s.o.Store.KioskID(), KioskName: s.o.KioskName, Version: s.o.Version, Protocol: ProtocolVersion,
 		Demo: s.o.Demo != nil, Time: time.Now().UTC(), LastSeq: s.o.Store.LastSeq(),
 		Methods: s.o.Service.Methods(ctx), Health: []device.Condition{}, Catalog: s.o.Service.Catalog()}
 	if s.o.Health != nil {

@@ -201,7 +201,7 @@ func daemon(ctx context.Context, cfg Config, demo bool, log *slog.Logger) error 
 	}
 
 	srv := ui.New(ui.Options{Config: cfg.API, Service: svc, Store: store, Health: health,
-		Token: token, Version: version, Demo: demoCtl, Logger: log})
+		Token: token, Version: version, KioskName: cfg.Kiosk.Name, Demo: demoCtl, Logger: log})
 	ln, err := srv.Listen()
 	if err != nil {
 		return err

@@ -452,7 +452,7 @@ const screens = {
       idle: 0,
       body: [el("button", { type: "button", class: "attract", testid: "attract", onclick: () => go("catalog") },
         icon("ticket", "icon huge"),
-        el("span", { class: "attract-title" }, "Autoatendimento"),
+        el("span", { class: "attract-title" }, state.status?.kiosk_name || "Autoatendimento"),
         el("span", { class: "attract-sub" }, "Toque na tela para começar"),
         el("span", { class: "attract-pay" }, "Pague com Pix, crédito ou débito"))],
       title: "Autoatendimento. Toque na tela para começar.",
