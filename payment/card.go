@@ -458,6 +458,9 @@ func (s *Service) settle(id string, n int, decision string, cause error) error {
 			sess.Problem = a.Problem
 			return sess.setState(StateOpen)
 		}
+		if sess.State == StateOpen && sess.Current().N == n {
+			sess.Problem = a.Problem // an unknown outcome settled: the customer reads what happened
+		}
 		return nil
 	})
 	if errors.Is(err, errSkip) {
@@ -656,6 +659,9 @@ func (s *Service) settleUnknown(exceptID string, exceptN int) {
 			a.UpdatedAt = s.now()
 			a.Message = "O TEF não tinha transação pendente desta tentativa: nada foi cobrado."
 			a.Problem = &Problem{Code: "tef.not_charged", Message: a.Message}
+			if sess.State == StateOpen && sess.Current().N == u.n {
+				sess.Problem = a.Problem
+			}
 			return a.setState(sess.ID, AttemptAborted)
 		})
 		if err != nil && !errors.Is(err, errSkip) {
@@ -793,8 +799,6 @@ func (s *Service) recoverCard(r cardRef) error {
 		}
 		s.note(r.id, "tef.recovered_confirmed", "Transação confirmada após reinício (o ticket já havia sido impresso).")
 		return nil
-	case !a.Card.NeedsConfirm:
-		return s.keepUnconfirmableAsync(r.id, r.n)
 	}
 	sess, err := s.Get(s.ctx, r.id)
 	if err != nil {
@@ -822,6 +826,11 @@ func (s *Service) recoverCard(r cardRef) error {
 			s.note(r.id, "tef.recovered_confirmed", "Transação confirmada após reinício: o ticket havia sido impresso antes da confirmação.")
 			return nil
 		}
+	}
+	if !a.Card.NeedsConfirm {
+		// Confirmed by the manager itself and no verified ticket: the money is taken, so the
+		// session is paid and its ticket printed.
+		return s.keepUnconfirmableAsync(r.id, r.n)
 	}
 	// Approved but no verified ticket: the customer has nothing. Undo.
 	if err := s.settle(r.id, r.n, decideUndo, Errf(KindUnavailable, "service.restarted", "o totem reiniciou")); err != nil {

@@ -161,32 +161,7 @@ func startDemo(t *testing.T, dir string) *proc {
 
 func startDaemon(t *testing.T, dir string, args ...string) *proc {
 	t.Helper()
-	// A killed daemon leaves its api.addr behind (a clean stop removes it); the harness must not
-	// mistake the old address for the new process'.
-	if err := os.Remove(filepath.Join(dir, "api.addr")); err != nil && !errors.Is(err, os.ErrNotExist) {
-		t.Fatal(err)
-	}
-	args = append([]string{"run", "--state-dir", dir, "--listen", "127.0.0.1:0"}, args...)
-	d := &proc{t: t, dir: dir, out: &syncBuffer{}, done: make(chan struct{})}
-	d.cmd = exec.Command(totemdBin, args...)
-	d.cmd.Env = childEnv(true)
-	d.cmd.Stdout, d.cmd.Stderr = d.out, d.out
-	if err := d.cmd.Start(); err != nil {
-		t.Fatalf("starting totemd: %v", err)
-	}
-	go func() {
-		_ = d.cmd.Wait()
-		close(d.done)
-	}()
-	t.Cleanup(func() {
-		d.kill()
-		checkOutput(t, fmt.Sprintf("totemd (pid %d)", d.cmd.Process.Pid), d.out.String())
-		if t.Failed() {
-			t.Logf("output of totemd pid %d:\n%s", d.cmd.Process.Pid, tail(d.out.String(), 60))
-		}
-	})
-	d.waitReady()
-	return d
+	return startDaemonEnv(t, dir, nil, args...)
 }
 
 func tail(s string, lines int) string {
@@ -531,4 +506,50 @@ func runCLI(t *testing.T, args ...string) (stdout, stderr string, code int) {
 	}
 	checkOutput(t, fmt.Sprintf("totemd %s", strings.Join(args, " ")), o.String()+e.String())
 	return o.String(), e.String(), code
+}
+
+// ---- TEF tests (tef_e2e_test.go, tef_crash_test.go) ----
+
+// startDaemonEnv is startDaemon with extra environment variables for the daemon, e.g.
+// TOTEMD_CRASH_AT=card.printed (the binary is built with -tags failpoint).
+func startDaemonEnv(t *testing.T, dir string, env []string, args ...string) *proc {
+	t.Helper()
+	// A killed daemon leaves its api.addr behind (a clean stop removes it); the harness must not
+	// mistake the old address for the new process'.
+	if err := os.Remove(filepath.Join(dir, "api.addr")); err != nil && !errors.Is(err, os.ErrNotExist) {
+		t.Fatal(err)
+	}
+	args = append([]string{"run", "--state-dir", dir, "--listen", "127.0.0.1:0"}, args...)
+	d := &proc{t: t, dir: dir, out: &syncBuffer{}, done: make(chan struct{})}
+	d.cmd = exec.Command(totemdBin, args...)
+	d.cmd.Env = append(childEnv(true), env...)
+	d.cmd.Stdout, d.cmd.Stderr = d.out, d.out
+	if err := d.cmd.Start(); err != nil {
+		t.Fatalf("starting totemd: %v", err)
+	}
+	go func() {
+		_ = d.cmd.Wait()
+		close(d.done)
+	}()
+	t.Cleanup(func() {
+		d.kill()
+		checkOutput(t, fmt.Sprintf("totemd (pid %d)", d.cmd.Process.Pid), d.out.String())
+		if t.Failed() {
+			t.Logf("output of totemd pid %d (%s):\n%s", d.cmd.Process.Pid, strings.Join(env, " "), tail(d.out.String(), 80))
+		}
+	})
+	d.waitReady()
+	return d
+}
+
+// writeDaemonConfig writes a small daemon config (kiosk id, state_dir, debug log) followed by
+// extra, raw YAML (payment, catalog, tef, printer sections...), and returns its path.
+func writeDaemonConfig(t *testing.T, stateDir, extra string) string {
+	t.Helper()
+	body := fmt.Sprintf("kiosk:\n  id: t\nstate_dir: %q\nlog:\n  level: debug\n%s", stateDir, extra)
+	path := filepath.Join(t.TempDir(), "totemd.yaml")
+	if err := os.WriteFile(path, []byte(body), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return path
 }

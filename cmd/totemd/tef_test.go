@@ -161,7 +161,7 @@ func TestTEFCommands(t *testing.T) {
 			s.wantStates(t)
 		}},
 		{"status with the GP down", func(t *testing.T, s *tefSim, dev string) {
-			cfg := tefConfigFile(t, "tef:\n  device: "+dev+"\n  status_timeout: 300ms\n")
+			cfg := tefConfigFile(t, "tef:\n  device: "+dev+"\n  status_timeout: 1500ms\n")
 			s.SetDown(true)
 			out, errOut, code := runTEF(t, "status", "--config", cfg)
 			if code != 1 || strings.Contains(out, "TEF OK") {
