@@ -132,15 +132,16 @@ func (s *Service) cardFlow(id string, n int) error {
 		return nil // not printed and stopping: undone at the next start
 	}
 	if !a.Card.NeedsConfirm {
-		return s.keepUnconfirmable(id, n)
+		return s.keepUnconfirmable(id, n, false)
 	}
 	return s.undoCard(id, n, perr)
 }
 
 // keepUnconfirmable handles a sale the manager confirmed by itself (729-000 = 1) whose ticket
 // did not print: NCN cannot undo it, the money is taken, so the session is paid and its ticket
-// printed as soon as the printer can.
-func (s *Service) keepUnconfirmable(id string, n int) error {
+// printed as soon as the printer can: here, or in the background (start-up recovery, which
+// must go on with the other attempts).
+func (s *Service) keepUnconfirmable(id string, n int, background bool) error {
 	if err := s.settle(id, n, decideConfirm, nil); err != nil {
 		return err
 	}
@@ -156,7 +157,15 @@ func (s *Service) keepUnconfirmable(id string, n int) error {
 		return err
 	}
 	s.note(id, "tef.kept", "Transação confirmada pelo próprio TEF (sem confirmação): mantida; o ticket sai assim que a impressora puder.")
-	return s.fulfil(id)
+	if !background {
+		return s.fulfil(id)
+	}
+	s.goSafe(func() {
+		if err := s.fulfil(id); err != nil && s.ctx.Err() == nil {
+			s.log.Error("printing the ticket of a kept card sale", "session", id, "err", err)
+		}
+	})
+	return nil
 }
 
 // cardSale sends the CRT. A refusal because another transaction is pending resolves that one
@@ -590,7 +599,7 @@ func (s *Service) settlePending(res CardResult) error {
 		if ref.a.State == AttemptConfirmed || ref.a.Card.ConfirmSent {
 			decision = decideConfirm
 		}
-		if ref.a.State == AttemptApproved {
+		if ref.a.State == AttemptApproved || ref.a.State == AttemptUnknown {
 			return s.settle(ref.id, ref.n, decision, nil)
 		}
 		_, err := s.sendDecision(CardResult{Approved: true, Amount: ref.a.Amount, Data: *ref.a.Card}, decision, ref.id, ref.n)
@@ -830,37 +839,13 @@ func (s *Service) recoverCard(r cardRef) error {
 	if !a.Card.NeedsConfirm {
 		// Confirmed by the manager itself and no verified ticket: the money is taken, so the
 		// session is paid and its ticket printed.
-		return s.keepUnconfirmableAsync(r.id, r.n)
+		return s.keepUnconfirmable(r.id, r.n, true)
 	}
 	// Approved but no verified ticket: the customer has nothing. Undo.
 	if err := s.settle(r.id, r.n, decideUndo, Errf(KindUnavailable, "service.restarted", "o totem reiniciou")); err != nil {
 		return err
 	}
 	s.note(r.id, "tef.recovered_undone", "Transação desfeita (NCN) após reinício: o ticket não havia sido impresso.")
-	return nil
-}
-
-// keepUnconfirmableAsync is keepUnconfirmable with the ticket printed in the background.
-func (s *Service) keepUnconfirmableAsync(id string, n int) error {
-	if err := s.settle(id, n, decideConfirm, nil); err != nil {
-		return err
-	}
-	_, err := s.update(id, func(_ *journal.Tx, sess *Session) error {
-		a := sess.Attempt(n)
-		if !sess.waitingOn(n) {
-			return nil
-		}
-		sess.PaidAt = a.Card.ApprovedAt
-		return sess.setState(StatePaid)
-	})
-	if err != nil {
-		return err
-	}
-	s.goSafe(func() {
-		if err := s.fulfil(id); err != nil && s.ctx.Err() == nil {
-			s.log.Error("printing the ticket of a kept card sale", "session", id, "err", err)
-		}
-	})
 	return nil
 }
 
