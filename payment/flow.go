@@ -602,11 +602,11 @@ func (s *Service) refund(id string, n int) error {
 			return err
 		}
 		a := sess.Attempt(n)
-		if a.Pix.Refunded {
+		if a.Pix.Refunded || a.Pix.RefundsFailed >= maxRefundTries {
 			return nil
 		}
-		refundID := PixRefundID(id, n)
-		if a.Pix.RefundID == "" {
+		refundID := pixRefundIDTry(id, n, a.Pix.RefundsFailed)
+		if a.Pix.RefundID != refundID {
 			// Record the intent first: a crash between here and the PSP's answer is retried.
 			if _, err := s.update(id, func(_ *journal.Tx, sess *Session) error {
 				sess.Attempt(n).Pix.RefundID = refundID
@@ -634,6 +634,26 @@ func (s *Service) refund(id string, n int) error {
 		if s.ctx.Err() != nil {
 			return nil
 		}
+		if errors.Is(err, ErrRefundNotMade) {
+			// The PSP will not make this one: the next try needs a new id.
+			failed := a.Pix.RefundsFailed + 1
+			if _, err := s.update(id, func(_ *journal.Tx, sess *Session) error {
+				sess.Attempt(n).Pix.RefundsFailed = failed
+				if failed >= maxRefundTries {
+					sess.Problem = &Problem{Code: "pix.refund_not_made",
+						Message: fmt.Sprintf("O PSP recusou %d devoluções de %s: devolva manualmente (e2eid %s).", failed, a.Pix.PaidCents, a.Pix.E2EID)}
+				}
+				return nil
+			}); err != nil {
+				return err
+			}
+			if failed >= maxRefundTries {
+				s.log.Error("pix refund not made by the PSP; giving up: refund by hand", "session", id, "e2eid", a.Pix.E2EID, "tries", failed)
+				s.note(id, "pix.refund_not_made", fmt.Sprintf("Devolução não realizada pelo PSP após %d tentativas: devolva manualmente (e2eid %s).", failed, a.Pix.E2EID))
+				return nil
+			}
+			s.note(id, "pix.refund_retry", fmt.Sprintf("Devolução %s não realizada pelo PSP (%s): nova devolução com outro id.", refundID, ProblemOf(err).Message))
+		}
 		s.log.Error("pix refund failed, retrying", "session", id, "refund", refundID, "err", err)
 		if try == 0 {
 			s.note(id, "pix.refund_failed", "Devolução ainda não concluída: nova tentativa automática.")
@@ -643,6 +663,10 @@ func (s *Service) refund(id string, n int) error {
 		}
 	}
 }
+
+// maxRefundTries is how many devoluções the PSP may refuse (NAO_REALIZADO) before the refund
+// is left to a person.
+const maxRefundTries = 3
 
 // afterPaid takes a session whose money was taken to its end: the ticket, or a refund.
 func (s *Service) afterPaid(id string) error {
@@ -749,7 +773,8 @@ func (s *Service) recover() error {
 					jobs = append(jobs, job{sess.ID, a.N})
 				case a.Method == MethodPix && a.State == AttemptConcluded && !sess.State.Terminal():
 					jobs = append(jobs, job{sess.ID, a.N}) // paid: ticket or refund still owed
-				case a.Method == MethodPix && a.Pix.RefundID != "" && !a.Pix.Refunded && a.State != AttemptConcluded:
+				case a.Method == MethodPix && a.Pix.RefundID != "" && !a.Pix.Refunded && a.Pix.RefundsFailed < maxRefundTries &&
+					a.State != AttemptConcluded:
 					refunds = append(refunds, job{sess.ID, a.N}) // refund owed
 				}
 			}

@@ -130,14 +130,26 @@ func (p *PixPSP) CancelCharge(ctx context.Context, txid string) error {
 
 // Refund implements PixProvider with PUT /pix/{e2eid}/devolucao/{id}.
 func (p *PixPSP) Refund(ctx context.Context, e2eid, refundID string, amount Money) error {
+	// PUT is idempotent on refundID: asked again, it answers the devolução already made.
 	d, err := p.Client.PutDevolucao(ctx, e2eid, refundID, pix.DevolucaoRequest{Valor: amount.Decimal(), Descricao: "Devolucao automatica totemd"})
 	if err := p.done(err); err != nil {
 		return err
 	}
-	if d.Status == "NAO_REALIZADO" {
-		return Errf(KindUnavailable, "pix.refund_failed", "O PSP não realizou a devolução %s: %s", refundID, d.Motivo)
+	if d.Status == "EM_PROCESSAMENTO" {
+		// The answer to a PUT is usually "in processing": read it again for the outcome.
+		if d, err = p.Client.GetDevolucao(ctx, e2eid, refundID); p.done(err) != nil {
+			return p.done(err)
+		}
 	}
-	return nil
+	switch d.Status {
+	case "DEVOLVIDO":
+		return nil
+	case "NAO_REALIZADO":
+		return &Error{Code: "pix.refund_failed", Kind: KindUnavailable, Err: ErrRefundNotMade,
+			Message: fmt.Sprintf("O PSP não realizou a devolução %s: %s", refundID, d.Motivo)}
+	}
+	return &Error{Code: "pix.refund_processing", Kind: KindUnavailable, Err: ErrRefundProcessing,
+		Message: fmt.Sprintf("Devolução %s em processamento no PSP (%s).", refundID, d.Status)}
 }
 
 // pixErr maps a client error to a payment error with a stable code; the cause stays wrapped

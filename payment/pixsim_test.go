@@ -873,6 +873,77 @@ func TestPixSimRefundFailingAcrossRestart(t *testing.T) {
 	})
 }
 
+// TestPixSimRefundNotMade: a devolução the PSP reads back NAO_REALIZADO is asked again under a
+// new id (the old one is spent); after three, the refund is left to a person and said so.
+func TestPixSimRefundNotMade(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		name    string
+		fail    int
+		refunds int
+		done    bool
+	}{
+		{"one refused, then made", 1, 2, true},
+		{"always refused", 5, 3, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			e := newSimEnv(t)
+			s := e.create(item("consulta", 1))
+			e.payPix(s.ID)
+			e.waitAttempt(s.ID, 1, payment.AttemptActive)
+			cancelWithFailingPatch(t, e, s.ID)
+			e.sim.FailRefunds(tc.fail)
+			if _, err := e.sim.Pay(payment.PixTxID(s.ID, 1), 15000); err != nil {
+				t.Fatal(err)
+			}
+			var got *payment.Session
+			if tc.done {
+				got = e.waitState(s.ID, payment.StateRefunded)
+				e.waitNote(s.ID, "pix.refunded")
+			} else {
+				e.waitNote(s.ID, "pix.refund_not_made")
+				got = e.get(s.ID)
+				if got.State != payment.StatePaidLate || got.Problem == nil || got.Problem.Code != "pix.refund_not_made" {
+					t.Errorf("after the PSP refused every refund: %s %+v", describe(got), got.Problem)
+				}
+			}
+			r := e.sim.Refunds()
+			if len(r) != tc.refunds {
+				t.Fatalf("refunds at the PSP: %+v, want %d", r, tc.refunds)
+			}
+			ids := map[string]bool{}
+			for i, x := range r {
+				ids[x.ID] = true
+				want := "NAO_REALIZADO"
+				if tc.done && i == len(r)-1 {
+					want = "DEVOLVIDO"
+				}
+				if x.Status != want || x.AmountCents != 15000 {
+					t.Errorf("refund %d: %+v, want %s of 150,00", i, x, want)
+				}
+			}
+			if len(ids) != len(r) || r[0].ID != payment.PixRefundID(s.ID, 1) {
+				t.Errorf("refund ids %+v: each try needs its own id, the first the derived one", r)
+			}
+			if a := got.Attempt(1); a.Pix.Refunded != tc.done || a.Pix.RefundsFailed != min(tc.fail, 3) {
+				t.Errorf("attempt pix %+v", a.Pix)
+			}
+			if !tc.done {
+				// A restart does not start the given-up refund again.
+				e.restart(true)
+				s2 := e.create(item("exame", 1))
+				e.payPix(s2.ID)
+				e.waitAttempt(s2.ID, 1, payment.AttemptActive)
+				e.svc.Close()
+				if n := len(e.sim.Refunds()); n != tc.refunds {
+					t.Errorf("%d refunds after a restart, want %d", n, tc.refunds)
+				}
+			}
+		})
+	}
+}
+
 // ---- 8. a relayed hint wakes the flow ----
 
 func TestPixSimHint(t *testing.T) {

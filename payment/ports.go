@@ -2,6 +2,7 @@ package payment
 
 import (
 	"context"
+	"errors"
 	"time"
 )
 
@@ -17,7 +18,10 @@ type PixProvider interface {
 	ChargeStatus(ctx context.Context, txid string) (PixStatus, error)
 	// CancelCharge removes an active charge so it can no longer be paid.
 	CancelCharge(ctx context.Context, txid string) error
-	// Refund gives back amount of the payment e2eid; idempotent on refundID.
+	// Refund gives back amount of the payment e2eid; idempotent on refundID. nil only once the
+	// PSP shows it DEVOLVIDO; ErrRefundProcessing (wrapped) while it is in processing (ask
+	// again with the same id); ErrRefundNotMade (wrapped) when the PSP did not make it (a new
+	// id is needed for another try).
 	Refund(ctx context.Context, e2eid, refundID string, amount Money) error
 }
 
@@ -63,6 +67,12 @@ type PixPayment struct {
 	Amount Money
 	Time   time.Time
 }
+
+// Outcomes of a refund that is not done (yet).
+var (
+	ErrRefundProcessing = errors.New("payment: refund in processing at the PSP")
+	ErrRefundNotMade    = errors.New("payment: the PSP did not make the refund")
+)
 
 // CardTerminal is the TEF manager driving the PIN pad.
 type CardTerminal interface {

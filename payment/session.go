@@ -118,6 +118,9 @@ type PixData struct {
 	PaidAt    time.Time `json:"paid_at,omitzero"`
 	RefundID  string    `json:"refund_id,omitempty"`
 	Refunded  bool      `json:"refunded,omitempty"`
+	// RefundsFailed counts devoluções the PSP did not make (NAO_REALIZADO); RefundID is then
+	// the next try's id.
+	RefundsFailed int `json:"refunds_failed,omitempty"`
 }
 
 // CardData is what a card attempt knows of its transaction. Never a full card number.
@@ -293,3 +296,12 @@ func PixTxID(sessionID string, n int) string { return fmt.Sprintf("%sPX%02d", se
 
 // PixRefundID derives the devolução id for attempt n: retries address the same refund.
 func PixRefundID(sessionID string, n int) string { return fmt.Sprintf("%sDV%02d", sessionID, n) }
+
+// pixRefundIDTry is the id of try k (0 first) of the refund of attempt n: after a devolução the
+// PSP did not make (NAO_REALIZADO), the next one needs an id of its own.
+func pixRefundIDTry(sessionID string, n, k int) string {
+	if k == 0 {
+		return PixRefundID(sessionID, n)
+	}
+	return fmt.Sprintf("%sDV%02dR%d", sessionID, n, k)
+}

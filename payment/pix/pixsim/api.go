@@ -571,6 +571,7 @@ type devolucaoJSON struct {
 	Descricao string         `json:"descricao,omitempty"`
 	Horario   horarioDevJSON `json:"horario"`
 	Status    string         `json:"status"`
+	Motivo    string         `json:"motivo,omitempty"`
 }
 
 type horarioDevJSON struct {
@@ -621,7 +622,7 @@ func (s *Sim) renderPix(p *payment) pixJSON {
 
 func renderRefund(r *refund) devolucaoJSON {
 	out := devolucaoJSON{ID: r.ID, RtrID: r.RtrID, Valor: fmtCents(r.AmountCents), Natureza: "ORIGINAL",
-		Descricao: r.Descricao, Horario: horarioDevJSON{Solicitacao: fmtTime(r.Requested)}, Status: r.Status}
+		Descricao: r.Descricao, Horario: horarioDevJSON{Solicitacao: fmtTime(r.Requested)}, Status: r.Status, Motivo: r.Motivo}
 	if r.Natureza != "" {
 		out.Natureza = r.Natureza
 	}
@@ -822,7 +823,10 @@ func (s *Sim) putRefund(w http.ResponseWriter, r *http.Request, e2eid, id string
 		return
 	}
 	rf := &refund{ID: id, RtrID: newRtrID(now), AmountCents: in.AmountCents, Natureza: in.Natureza,
-		Descricao: in.Descricao, Status: refundPending, Requested: now}
+		Descricao: in.Descricao, Status: refundPending, Requested: now, Fail: s.failRefunds > 0}
+	if rf.Fail {
+		s.failRefunds--
+	}
 	p.Refunds = append(p.Refunds, rf)
 	if err := s.led.save(); err != nil {
 		s.internal(w, err)
@@ -844,8 +848,7 @@ func (s *Sim) getRefund(w http.ResponseWriter, e2eid, id string) {
 		s.writeError(w, newErr(http.StatusNotFound, errDevolucaoNaoEncontrada))
 		return
 	}
-	if rf.Status == refundPending {
-		rf.Status, rf.Settled = refundDone, s.now()
+	if rf.settle(s.now()) {
 		if err := s.led.save(); err != nil {
 			s.internal(w, err)
 			return

@@ -103,8 +103,10 @@ type refund struct {
 	Natureza    string    `json:"natureza,omitempty"`
 	Descricao   string    `json:"descricao,omitempty"`
 	Status      string    `json:"status"`
+	Motivo      string    `json:"motivo,omitempty"`
 	Requested   time.Time `json:"requested"`
 	Settled     time.Time `json:"settled,omitzero"`
+	Fail        bool      `json:"fail,omitempty"` // settles as NAO_REALIZADO (Sim.FailRefunds)
 }
 
 type webhook struct {
@@ -168,12 +170,22 @@ func (p *payment) findRefund(id string) *refund {
 func (p *payment) settle(now time.Time) bool {
 	changed := false
 	for _, r := range p.Refunds {
-		if r.Status == refundPending {
-			r.Status, r.Settled = refundDone, now
-			changed = true
-		}
+		changed = r.settle(now) || changed
 	}
 	return changed
+}
+
+// settle ends a refund in processing: DEVOLVIDO, or NAO_REALIZADO when it was made to fail.
+func (r *refund) settle(now time.Time) bool {
+	switch {
+	case r.Status != refundPending:
+		return false
+	case r.Fail:
+		r.Status, r.Motivo = refundFailed, "Devolução não realizada: conta do pagador encerrada (simulado)."
+	default:
+		r.Status, r.Settled = refundDone, now
+	}
+	return true
 }
 
 func loadLedger(dir string) (*ledger, error) {

@@ -91,7 +91,7 @@ type Refund struct {
 	E2EID       string    `json:"e2eid"`
 	ID          string    `json:"id"`
 	RtrID       string    `json:"rtr_id"`
-	Status      string    `json:"status"` // EM_PROCESSAMENTO until the API shows it, then DEVOLVIDO
+	Status      string    `json:"status"` // EM_PROCESSAMENTO until the API shows it, then DEVOLVIDO (NAO_REALIZADO after FailRefunds)
 	AmountCents int64     `json:"amount_cents"`
 	Time        time.Time `json:"time"` // when it was requested
 }
@@ -135,12 +135,13 @@ type Sim struct {
 	srv     *http.Server
 	served  chan struct{}
 
-	mu       sync.Mutex
-	led      *ledger
-	tokens   map[string]token
-	faults   []*pendingFault
-	closed   bool
-	inflight sync.WaitGroup // handlers running; Add only under mu while !closed
+	mu          sync.Mutex
+	led         *ledger
+	tokens      map[string]token
+	faults      []*pendingFault
+	failRefunds int // the next refunds asked for end NAO_REALIZADO
+	closed      bool
+	inflight    sync.WaitGroup // handlers running; Add only under mu while !closed
 
 	closing   chan struct{}
 	closeOnce sync.Once
@@ -289,6 +290,14 @@ func (s *Sim) now() time.Time { return s.o.Now().Round(0).Truncate(time.Millisec
 
 // Pay makes the customer pay txid with amountCents (which may differ from the charge's amount:
 // the wrong-amount scenario). It fails with ErrNoCharge for an unknown txid and ErrNotPayable
+// FailRefunds makes the next n refunds asked for end NAO_REALIZADO (the payer's account
+// closed, say) once read, as a PSP reports a devolução it could not make.
+func (s *Sim) FailRefunds(n int) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.failRefunds = n
+}
+
 // when the charge is not ATIVA or is past its expiry.
 func (s *Sim) Pay(txid string, amountCents int64) (string, error) {
 	if amountCents <= 0 || amountCents > maxCents {
