@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -305,19 +306,7 @@ func (s *Service) confirmCard(id string, n int) error {
 				return err
 			}
 		}
-		if !sess.waitingOn(n) {
-			return nil
-		}
-		a.Message = "Pagamento aprovado. Retire seu ticket."
-		sess.PaidAt = a.Card.ApprovedAt
-		if sess.PaidAt.IsZero() {
-			sess.PaidAt = a.UpdatedAt.UTC() // written before approved_at existed
-		}
-		sess.Problem = nil
-		if err := sess.setState(StatePaid); err != nil {
-			return err
-		}
-		return sess.setState(StateFulfilled)
+		return fulfilled(sess, n)
 	}); err != nil {
 		return err
 	}
@@ -369,22 +358,26 @@ func (s *Service) printMerchantCopy(id string, n int) {
 
 // fulfilCard marks the session of a printed card sale paid and fulfilled.
 func (s *Service) fulfilCard(id string, n int) (*Session, error) {
-	return s.update(id, func(_ *journal.Tx, sess *Session) error {
-		a := sess.Attempt(n)
-		if !sess.waitingOn(n) {
-			return nil
-		}
-		a.Message = "Pagamento aprovado. Retire seu ticket."
-		sess.PaidAt = a.Card.ApprovedAt
-		if sess.PaidAt.IsZero() {
-			sess.PaidAt = a.UpdatedAt.UTC() // written before approved_at existed
-		}
-		sess.Problem = nil
-		if err := sess.setState(StatePaid); err != nil {
-			return err
-		}
-		return sess.setState(StateFulfilled)
-	})
+	return s.update(id, func(_ *journal.Tx, sess *Session) error { return fulfilled(sess, n) })
+}
+
+// fulfilled moves a session still waiting on card attempt n, whose ticket printed, to paid and
+// fulfilled.
+func fulfilled(sess *Session, n int) error {
+	if !sess.waitingOn(n) {
+		return nil
+	}
+	a := sess.Attempt(n)
+	a.Message = "Pagamento aprovado. Retire seu ticket."
+	sess.PaidAt = a.Card.ApprovedAt
+	if sess.PaidAt.IsZero() {
+		sess.PaidAt = a.UpdatedAt.UTC() // written before approved_at existed
+	}
+	sess.Problem = nil
+	if err := sess.setState(StatePaid); err != nil {
+		return err
+	}
+	return sess.setState(StateFulfilled)
 }
 
 // undoCard sends NCN for an approved sale whose ticket could not be printed, until the
@@ -573,8 +566,11 @@ func (s *Service) unknownCards() ([]cardRef, error) {
 	var out []cardRef
 	for _, k := range keys {
 		id, num, _ := strings.Cut(k, "#")
-		var n int
-		fmt.Sscanf(num, "%d", &n)
+		n, err := strconv.Atoi(num)
+		if err != nil {
+			s.log.Error("a malformed key in the unknown card attempts index: ignored", "key", k)
+			continue
+		}
 		sess, err := s.Get(s.ctx, id)
 		if err != nil {
 			continue
