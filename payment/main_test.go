@@ -385,8 +385,6 @@ func (e *env) stop() {
 	}
 }
 
-// restart stops the kiosk, lets between act on the closed world (nil: nothing), reopens the
-// journal file and starts a new Service on it, as after a reboot.
 // waitCardReady waits until start-up card recovery is done.
 func (e *env) waitCardReady() {
 	e.t.Helper()
@@ -399,6 +397,9 @@ func (e *env) waitCardReady() {
 	}
 }
 
+// restart stops the kiosk, lets between act on the closed world (nil: nothing), reopens the
+// journal file and starts a new Service on it, as after a reboot. Card recovery runs in the
+// background: a test that sells by card after a restart waits for it (waitCardReady).
 func (e *env) restart(between func()) {
 	e.t.Helper()
 	e.stop()

@@ -201,6 +201,7 @@ func TestTicketNumbersSurviveRestart(t *testing.T) {
 		e.waitState(s.ID, payment.StateFulfilled)
 	}
 	e.restart(nil)
+	e.waitCardReady() // card sales are refused (tef.recovering) until start-up recovery is done
 	s := e.create(item("consulta", 1))
 	if p := e.pay(s.ID, payment.MethodDebit); p.Ticket != "A003" {
 		t.Errorf("after a restart: ticket %q, want A003", p.Ticket)
