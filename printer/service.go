@@ -71,6 +71,7 @@ type Service struct {
 	log    *slog.Logger
 
 	reqs   chan request
+	looked chan struct{} // closed once the first attempt to open the link (and read its status) is over
 	ctx    context.Context
 	cancel context.CancelFunc
 	wg     sync.WaitGroup
@@ -104,7 +105,7 @@ func New(o Options) (*Service, error) {
 		return nil, err
 	}
 	s := &Service{cfg: o.Config, prof: prof, store: o.Store, health: o.Health, open: o.Open, now: o.Now, log: o.Logger,
-		reqs: make(chan request)}
+		reqs: make(chan request), looked: make(chan struct{})}
 	if s.open == nil {
 		s.open = device.Open
 	}
@@ -146,9 +147,19 @@ func (s *Service) Close() {
 	s.wg.Wait()
 }
 
-// Ready implements payment.TicketPrinter from the last status read (it never blocks on the
-// printer): nil when a ticket can be printed now.
+// Ready implements payment.TicketPrinter from the last status read: nil when a ticket can be
+// printed now. It never talks to the printer; only just after Start does it wait (at most as
+// long as opening the link and one status read may take, or until ctx is done) for the first
+// look at the printer, so that a kiosk that just booted neither refuses a payment for a status
+// it has not read yet nor accepts one for a printer it has not found.
 func (s *Service) Ready(ctx context.Context) error {
+	select {
+	case <-s.looked:
+	case <-ctx.Done():
+		return payment.Errf(payment.KindUnavailable, "printer.offline", "Impressora ainda não respondeu")
+	case <-s.ctx.Done():
+		return payment.Errf(payment.KindUnavailable, "service.stopping", "O totem está reiniciando.")
+	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.linkErr != nil {
@@ -260,6 +271,7 @@ func (s *Service) run() {
 	defer poll.Stop()
 	var retry <-chan time.Time
 	s.connect()
+	close(s.looked)
 	for {
 		if s.link == nil && retry == nil {
 			retry = time.After(device.Backoff{}.Next(s.backoff))
@@ -304,7 +316,7 @@ func (s *Service) connect() {
 	cancel()
 	if err != nil {
 		s.backoff++
-		s.setLink(nil, err)
+		s.setLink(nil, err, false)
 		return
 	}
 	s.backoff = 0
@@ -314,9 +326,14 @@ func (s *Service) connect() {
 		s.frames = make(chan escpos.Frame, 64)
 		go reader(link, s.frames) // ends when the link is closed
 	}
-	s.setLink(link, nil)
 	s.log.Info("printer connected", "device", s.cfg.Device, "profile", s.prof.Name, "status", link.Info().CanRead)
-	_ = s.poll()
+	// The status is read before the link is published: Ready never sees a readable link whose
+	// status was not asked yet (it would refuse a payment for a printer that is fine).
+	polled := s.poll()
+	if s.link == nil {
+		return // the first read found the link broken; broken recorded why
+	}
+	s.setLink(link, nil, polled == nil)
 }
 
 // reader feeds what the printer sends into frames; it closes frames when the link fails.
@@ -351,13 +368,16 @@ func (s *Service) closeLink() {
 func (s *Service) broken(err error) {
 	s.log.Warn("printer link lost", "device", s.cfg.Device, "err", err)
 	s.closeLink()
-	s.setLink(nil, err)
+	s.setLink(nil, err, false)
 }
 
-func (s *Service) setLink(link device.Link, err error) {
+// setLink publishes the link's state: down with err, or up (answered: its status read
+// succeeded or it has none to read, so a "does not answer" condition may be cleared).
+func (s *Service) setLink(link device.Link, err error, answered bool) {
+	readable := link != nil && link.Info().CanRead && s.prof.Status == "escpos"
 	s.mu.Lock()
 	s.linkErr = err
-	s.canRead = link != nil && link.Info().CanRead
+	s.canRead = readable
 	if err != nil {
 		s.statusOK = false
 	}
@@ -366,10 +386,15 @@ func (s *Service) setLink(link device.Link, err error) {
 		s.health.Set("printer.offline", device.Critical, "Impressora desconectada ou desligada: pagamentos suspensos.")
 		return
 	}
-	s.health.Clear("printer.offline")
-	if !link.Info().CanRead {
+	if answered || !readable {
+		s.health.Clear("printer.offline")
+	}
+	switch {
+	case !link.Info().CanRead:
 		s.health.Set("printer.status_unavailable", device.Info, "Status da impressora indisponível nesta conexão (somente escrita).")
-	} else {
+	case !readable:
+		s.health.Set("printer.status_unavailable", device.Info, "Status da impressora indisponível: o perfil "+s.prof.Name+" não lê status.")
+	default:
 		s.health.Clear("printer.status_unavailable")
 	}
 }

@@ -203,6 +203,74 @@ func TestNearEndWarns(t *testing.T) {
 	}
 }
 
+// TestReadyAtStart asks Ready the moment the service started, while the first status read is
+// still under way: the answer is the printer's real state, never a guess made before it was
+// read (a refusal of a fine printer, or an acceptance for one without paper).
+func TestReadyAtStart(t *testing.T) {
+	slow := func(c *Config) { c.StatusTimeout = 2 * time.Second }
+	tests := []struct {
+		name    string
+		printer func(f *printertest.Fake)
+		want    string
+	}{
+		{"ready", func(f *printertest.Fake) {}, ""},
+		{"paper out", func(f *printertest.Fake) { f.PaperOut(true) }, "printer.paper_out"},
+		{"cover open", func(f *printertest.Fake) { f.CoverOpen(true) }, "printer.cover_open"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			p := newTCPPrinter(t)
+			tt.printer(p.fake)
+			p.fake.Slow(100 * time.Millisecond) // four status bytes: the first read takes 400 ms
+			e := newEnv(t, p.uri(), slow)
+			if got := code(e.svc.Ready(context.Background())); got != tt.want {
+				t.Errorf("Ready at start: %q, want %q (health %v)", got, tt.want, e.health.List())
+			}
+		})
+	}
+}
+
+// TestReadyAtStartGivesUp: a caller that cannot wait for the first look is told the printer
+// has not answered yet.
+func TestReadyAtStartGivesUp(t *testing.T) {
+	p := newTCPPrinter(t)
+	p.fake.Slow(time.Second)
+	e := newEnv(t, p.uri(), func(c *Config) { c.StatusTimeout = 2 * time.Second })
+	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
+	defer cancel()
+	if err := e.svc.Ready(ctx); code(err) != "printer.offline" || !strings.Contains(err.Error(), "ainda não respondeu") {
+		t.Errorf("Ready with a short deadline at start: %v", err)
+	}
+}
+
+// TestProfileWithoutStatus: a model whose status cannot be read prints on a link that could
+// read; it is never refused for a status it does not have, and health says status is
+// unavailable.
+func TestProfileWithoutStatus(t *testing.T) {
+	p := newTCPPrinter(t)
+	cfg := DefaultConfig()
+	cfg.Device = p.uri()
+	h := device.NewHealth(nil)
+	svc, err := New(Options{Config: cfg, Health: h, Logger: quiet})
+	if err != nil {
+		t.Fatal(err)
+	}
+	svc.prof.Status = "none"
+	if err := svc.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer svc.Close()
+	if err := svc.Ready(context.Background()); err != nil {
+		t.Errorf("Ready: %v", err)
+	}
+	if c, ok := h.Get("printer.status_unavailable"); !ok || !strings.Contains(c.Message, "perfil") {
+		t.Errorf("health: %v", h.List())
+	}
+	if _, known, _ := svc.Status(); known {
+		t.Error("Status says known for a profile that reads none")
+	}
+}
+
 func TestUnplugReplug(t *testing.T) {
 	p := newTCPPrinter(t)
 	e := newEnv(t, p.uri(), nil)

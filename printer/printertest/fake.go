@@ -9,6 +9,7 @@ import (
 	"errors"
 	"io"
 	"sync"
+	"time"
 )
 
 // Fake is a printer's behaviour. Safe for concurrent use.
@@ -17,8 +18,9 @@ type Fake struct {
 	paperOut  bool
 	nearEnd   bool
 	coverOpen bool
-	silent    bool // answers nothing (switched off, or a printer without status)
-	paperLeft int  // data bytes until the paper ends; <0: unlimited
+	silent    bool          // answers nothing (switched off, or a printer without status)
+	slow      time.Duration // each answer waits this long (a busy printer, a slow line)
+	paperLeft int           // data bytes until the paper ends; <0: unlimited
 	jobs      [][]byte
 	cur       []byte
 	changed   chan struct{}
@@ -54,6 +56,9 @@ func (f *Fake) CoverOpen(open bool) { f.set(func() { f.coverOpen = open }) }
 // Silent makes the printer answer nothing (switched off).
 func (f *Fake) Silent(on bool) { f.set(func() { f.silent = on }) }
 
+// Slow makes every status answer wait d (0: answer at once).
+func (f *Fake) Slow(d time.Duration) { f.set(func() { f.slow = d }) }
+
 // PaperLeft makes the paper end after n more data bytes (a roll ending in the middle of a job).
 func (f *Fake) PaperLeft(n int) { f.set(func() { f.paperLeft = n }) }
 
@@ -85,6 +90,10 @@ func (f *Fake) Serve(rw io.ReadWriter) error {
 		if n > 0 {
 			for _, ev := range p.feed(buf[:n]) {
 				if ans, ok := f.handle(ev); ok {
+					f.mu.Lock()
+					slow := f.slow
+					f.mu.Unlock()
+					time.Sleep(slow)
 					if _, werr := rw.Write([]byte{ans}); werr != nil {
 						return werr
 					}
