@@ -451,7 +451,7 @@ func (s *Service) pixGone(id string, n int, expired bool) error {
 		to := AttemptRemoved
 		if expired {
 			to = AttemptExpired
-			a.Problem = &Problem{Code: "pix.expired", Message: "O QR Code expirou."}
+			a.Problem = &Problem{Code: "pix.expired", Message: "O prazo para pagar este QR Code terminou."}
 		}
 		if err := a.setState(sess.ID, to); err != nil {
 			return err
@@ -578,7 +578,7 @@ func (s *Service) releaseExpired(id string, n int) error {
 		if sess.State != StatePaying || sess.Current().N != n || a.State != AttemptActive {
 			return errSkip
 		}
-		a.Problem = &Problem{Code: "pix.expired", Message: "O QR Code expirou."}
+		a.Problem = &Problem{Code: "pix.expired", Message: "O prazo para pagar este QR Code terminou."}
 		a.UpdatedAt = s.now()
 		sess.Problem = a.Problem
 		return sess.setState(StateOpen)

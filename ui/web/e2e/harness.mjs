@@ -59,15 +59,31 @@ export async function until(fn, { timeout = 10000, interval = 50, what = "condit
   }
 }
 
-// startDaemon runs `totemd run --demo` on its own state dir and loopback port.
-export async function startDaemon(name) {
+// demoConfig writes configs/demo.yaml with payment options replaced (e.g. { pix_expiry: "30s" })
+// into dir and returns its path.
+function demoConfig(dir, payment) {
+  let y = readFileSync(path.join(repoRoot, "configs", "demo.yaml"), "utf8");
+  for (const [k, v] of Object.entries(payment)) {
+    const re = new RegExp(`^(  ${k}:).*$`, "m");
+    if (!re.test(y)) throw new Error(`configs/demo.yaml has no payment.${k} to replace`);
+    y = y.replace(re, `$1 ${v}`);
+  }
+  const file = path.join(dir, "totemd.yaml");
+  writeFileSync(file, y);
+  return file;
+}
+
+// startDaemon runs `totemd run --demo` on its own state dir and loopback port; payment
+// replaces options of the demo config's payment section.
+export async function startDaemon(name, { payment } = {}) {
   const bin = buildDaemon();
   mkdirSync(artifacts, { recursive: true });
   for (let tries = 0; ; tries++) {
     const stateDir = mkdtempSync(path.join(tmpRoot, "state-"));
     const port = await freePort();
     const log = createWriteStream(path.join(artifacts, `${name}.daemon.log`));
-    const proc = spawn(bin, ["run", "--demo", "--state-dir", stateDir, "--listen", `127.0.0.1:${port}`],
+    const cfg = payment ? ["--config", demoConfig(stateDir, payment)] : [];
+    const proc = spawn(bin, ["run", "--demo", ...cfg, "--state-dir", stateDir, "--listen", `127.0.0.1:${port}`],
       { cwd: repoRoot, stdio: ["ignore", "pipe", "pipe"] });
     proc.stdout.pipe(log);
     proc.stderr.pipe(log);

@@ -16,7 +16,7 @@ after(async () => {
 
 // kiosk runs fn with a fresh daemon and page, and always cleans up.
 async function kiosk(name, opts, fn) {
-  const daemon = await startDaemon(name);
+  const daemon = await startDaemon(name, { payment: opts.payment });
   let k;
   try {
     k = await openKiosk(browser, daemon, opts);
@@ -288,6 +288,35 @@ test("dropped WebSocket: the page reconnects and resumes from its last event", {
     await daemon.api("POST", `/api/v1/demo/pix/${txid}/pay`, {});
     await id(page, "result-success").waitFor();
     assert.ok(await page.evaluate(() => ws !== null && ws !== window.__wsBefore), "a new connection");
+  });
+});
+
+test("Pix QR expires: the expired screen, nothing charged, a new QR paid", { timeout: 120000 }, async () => {
+  // pix_expiry=30s, the shortest the config allows.
+  await kiosk("pix-expired", { payment: { pix_expiry: "30s" } }, async ({ page, daemon }) => {
+    await choose(page, "RETORNO");
+    await checkout(page);
+    await id(page, "pay-pix").click();
+    await id(page, "pix-qr").waitFor();
+    const sid = await sessionId(page);
+    const left = await id(page, "countdown").textContent();
+    const m = /(\d+):(\d\d)/.exec(left);
+    assert.ok(m && Number(m[1]) * 60 + Number(m[2]) <= 30, `countdown ${left}`);
+    await page.locator('[data-testid="result-error"][data-result="expired"]').waitFor({ timeout: 60000 });
+    assert.equal(await id(page, "result-message").textContent(), "O prazo para pagar este QR Code terminou.");
+    await shot(page, "pix-expired", { screen: "failed" });
+    const s = await daemon.session(sid);
+    assert.equal(s.state, "open", "the customer may try again");
+    assert.equal(s.attempts[0].state, "expired");
+    assert.equal(await daemon.jobs(), 0, "nothing printed");
+    await id(page, "retry").click();
+    await until(async () => (await daemon.session(sid)).attempts.length === 2, { what: "a second attempt" });
+    await id(page, "pix-qr").waitFor();
+    await id(page, "demo-pay").click();
+    await id(page, "result-success").waitFor();
+    const done = await daemon.session(sid);
+    assert.equal(done.state, "fulfilled");
+    assert.deepEqual(done.attempts.map((a) => a.state), ["expired", "concluded"]);
   });
 });
 
