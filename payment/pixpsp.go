@@ -135,16 +135,16 @@ func (p *PixPSP) Refund(ctx context.Context, e2eid, refundID string, amount Mone
 	if err := p.done(err); err != nil {
 		return err
 	}
-	if d.Status == "EM_PROCESSAMENTO" {
+	if d.Status == pix.RefundProcessing {
 		// The answer to a PUT is usually "in processing": read it again for the outcome.
 		if d, err = p.Client.GetDevolucao(ctx, e2eid, refundID); p.done(err) != nil {
 			return p.done(err)
 		}
 	}
 	switch d.Status {
-	case "DEVOLVIDO":
+	case pix.RefundDone:
 		return nil
-	case "NAO_REALIZADO":
+	case pix.RefundNotMade:
 		return &Error{Code: "pix.refund_failed", Kind: KindUnavailable, Err: ErrRefundNotMade,
 			Message: fmt.Sprintf("O PSP não realizou a devolução %s: %s", refundID, d.Motivo)}
 	}

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"strings"
 	"text/tabwriter"
 	"time"
 
@@ -270,6 +271,61 @@ func cmdPixReconcile(args []string, stdout io.Writer) error {
 	return &exitError{1, errors.New("")}
 }
 
+// reconcileRefunds compares the devoluções the PSP lists for a payment with the refund the
+// journal recorded for its attempt: a refund the totem counts as made must be DEVOLVIDO at the
+// PSP, and money given back outside the totem (the bank's portal) for a sale the totem served
+// is flagged, since the customer kept the ticket. (A paid attempt with no refund recorded is
+// paid_not_recorded, whose detail names such devoluções.)
+func reconcileRefunds(p pix.Pix, sess *payment.Session, a payment.Attempt) []mismatch {
+	var out []mismatch
+	if a.Pix.Refunded {
+		if d := findDevolucao(p, a.Pix.RefundID); d == nil || d.Status != pix.RefundDone {
+			status := "ausente"
+			if d != nil {
+				status = d.Status
+			}
+			out = append(out, mismatch{Kind: "refund_missing_at_psp", TxID: p.TxID, E2EID: p.EndToEndID, Session: sess.ID, PSP: p.Valor,
+				Detail: fmt.Sprintf("o totem registrou a devolução %s como feita, mas no PSP ela está %s", a.Pix.RefundID, status)})
+		}
+	}
+	if a.State == payment.AttemptConcluded || a.Pix.RefundID != "" {
+		for _, d := range p.Devolucoes {
+			if d.ID == a.Pix.RefundID || d.Status != pix.RefundDone {
+				continue
+			}
+			m := mismatch{Kind: "refund_unknown", TxID: p.TxID, E2EID: p.EndToEndID, Session: sess.ID, PSP: d.Valor,
+				Detail: fmt.Sprintf("devolução %s de R$ %s feita no PSP fora do totem (sessão %s)", d.ID, d.Valor, sess.State)}
+			if strings.HasPrefix(d.ID, payment.PixRefundID(sess.ID, a.N)) {
+				// An earlier try of the totem's own that the journal counts as not made.
+				m.Kind = "refund_twice"
+				m.Detail = fmt.Sprintf("a devolução %s, que o totem registrou como não realizada, consta DEVOLVIDO no PSP (R$ %s): verifique se o valor foi devolvido duas vezes", d.ID, d.Valor)
+			}
+			out = append(out, m)
+		}
+	}
+	return out
+}
+
+func findDevolucao(p pix.Pix, id string) *pix.Devolucao {
+	for i := range p.Devolucoes {
+		if p.Devolucoes[i].ID == id {
+			return &p.Devolucoes[i]
+		}
+	}
+	return nil
+}
+
+// devolvidas lists the payment's devoluções that were made ("id R$ valor").
+func devolvidas(p pix.Pix) []string {
+	var out []string
+	for _, d := range p.Devolucoes {
+		if d.Status == pix.RefundDone {
+			out = append(out, d.ID+" R$ "+d.Valor)
+		}
+	}
+	return out
+}
+
 func parseWhen(s string) (time.Time, error) {
 	if t, err := time.Parse(time.RFC3339, s); err == nil {
 		return t, nil
@@ -311,15 +367,24 @@ func reconcile(received []pix.Pix, sessions []*payment.Session, from, to time.Ti
 			out = append(out, mismatch{Kind: "e2eid_differs", TxID: p.TxID, E2EID: p.EndToEndID, Session: j.sess.ID,
 				Detail: "o totem registrou outro e2eid (" + j.a.Pix.E2EID + ")"})
 		case j.a.State != payment.AttemptConcluded && j.a.Pix.RefundID == "":
+			detail := fmt.Sprintf("pago no PSP, mas a tentativa está %s e nenhuma devolução foi registrada", j.a.State)
+			if d := devolvidas(p); len(d) > 0 {
+				detail += "; o PSP mostra devolução feita fora do totem: " + strings.Join(d, ", ")
+			}
 			out = append(out, mismatch{Kind: "paid_not_recorded", TxID: p.TxID, E2EID: p.EndToEndID, Session: j.sess.ID, PSP: p.Valor,
-				Detail: fmt.Sprintf("pago no PSP, mas a tentativa está %s e nenhuma devolução foi registrada", j.a.State)})
+				Detail: detail})
 		case j.a.Pix.RefundID != "" && !j.a.Pix.Refunded:
+			detail := "devolução registrada mas ainda não confirmada pelo PSP"
+			if d := findDevolucao(p, j.a.Pix.RefundID); d != nil {
+				detail = fmt.Sprintf("devolução %s está %s no PSP; o totem ainda não a registrou como feita", d.ID, d.Status)
+			}
 			out = append(out, mismatch{Kind: "refund_pending", TxID: p.TxID, E2EID: p.EndToEndID, Session: j.sess.ID, PSP: p.Valor,
-				Detail: "devolução registrada mas ainda não confirmada pelo PSP"})
+				Detail: detail})
 		case j.a.State == payment.AttemptConcluded && payment.Money(cents) != j.a.Amount:
 			out = append(out, mismatch{Kind: "amount_differs", TxID: p.TxID, E2EID: p.EndToEndID, Session: j.sess.ID, PSP: p.Valor,
 				Journal: j.a.Amount.Decimal(), Detail: "valor pago difere do valor da sessão"})
 		}
+		out = append(out, reconcileRefunds(p, j.sess, j.a)...)
 	}
 	for txid, j := range byTxID {
 		e2e := j.a.Pix.E2EID

@@ -93,6 +93,13 @@ type Devolucao struct {
 	Natureza string `json:"natureza,omitempty"`
 }
 
+// The statuses of a devolução (Devolucao.Status).
+const (
+	RefundProcessing = "EM_PROCESSAMENTO" // asked for, not settled yet: read it again
+	RefundDone       = "DEVOLVIDO"        // the money went back
+	RefundNotMade    = "NAO_REALIZADO"    // the PSP did not make it
+)
+
 // DevolucaoRequest is the body of PUT /pix/{e2eid}/devolucao/{id}.
 type DevolucaoRequest struct {
 	Valor     string `json:"valor"`
