@@ -4,6 +4,9 @@
 package atomicfile
 
 import (
+	"encoding/json"
+	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 )
@@ -53,4 +56,20 @@ func Finish(f *os.File, path string, data []byte, perm os.FileMode, durable bool
 		}
 	}
 	return nil
+}
+
+// ReadJSON decodes the JSON file at path into v. A file that does not exist leaves v as it is
+// and reports false; a file that is not JSON of v's shape is an error naming it.
+func ReadJSON(path string, v any) (found bool, err error) {
+	data, err := os.ReadFile(path)
+	if errors.Is(err, os.ErrNotExist) {
+		return false, nil
+	}
+	if err != nil {
+		return false, err
+	}
+	if err := json.Unmarshal(data, v); err != nil {
+		return true, fmt.Errorf("%s is not what it should be (JSON): %w", path, err)
+	}
+	return true, nil
 }

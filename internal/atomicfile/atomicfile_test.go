@@ -1,8 +1,10 @@
 package atomicfile
 
 import (
+	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 )
 
@@ -57,3 +59,46 @@ func TestFinishNamedTemp(t *testing.T) {
 		t.Errorf("got %q", got)
 	}
 }
+
+func TestReadJSON(t *testing.T) {
+	dir := t.TempDir()
+	type doc struct {
+		Version int `json:"version"`
+	}
+	tests := []struct {
+		name    string
+		content *string // nil: no file
+		found   bool
+		want    int
+		wantErr bool
+	}{
+		{"missing", nil, false, 7, false},
+		{"valid", ptr(`{"version": 2}`), true, 2, false},
+		{"not JSON", ptr(`{"version": `), true, 7, true},
+		{"wrong shape", ptr(`{"version": "two"}`), true, 7, true},
+	}
+	for i, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			path := filepath.Join(dir, fmt.Sprintf("f%d.json", i))
+			if tt.content != nil {
+				if err := os.WriteFile(path, []byte(*tt.content), 0o600); err != nil {
+					t.Fatal(err)
+				}
+			}
+			d := doc{Version: 7}
+			found, err := ReadJSON(path, &d)
+			if found != tt.found || (err != nil) != tt.wantErr || (!tt.wantErr && d.Version != tt.want) {
+				t.Errorf("ReadJSON = %v, %v, version %d; want %v, error %v, version %d", found, err, d.Version, tt.found, tt.wantErr, tt.want)
+			}
+			if err != nil && !strings.Contains(err.Error(), path) {
+				t.Errorf("error %q does not name the file", err)
+			}
+		})
+	}
+	// A directory cannot be read as a file: an error, not "missing".
+	if found, err := ReadJSON(dir, &doc{}); found || err == nil {
+		t.Errorf("reading a directory: %v %v", found, err)
+	}
+}
+
+func ptr(s string) *string { return &s }

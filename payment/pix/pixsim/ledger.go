@@ -4,7 +4,6 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -195,18 +194,12 @@ func loadLedger(dir string) (*ledger, error) {
 			return nil, fmt.Errorf("pixsim: state directory: %w", err)
 		}
 		l.path = filepath.Join(dir, ledgerFile)
-		data, err := os.ReadFile(l.path)
-		switch {
-		case errors.Is(err, os.ErrNotExist):
-		case err != nil:
-			return nil, fmt.Errorf("pixsim: %w", err)
-		default:
-			if err := json.Unmarshal(data, l); err != nil {
-				return nil, fmt.Errorf("pixsim: %s is not a ledger: %w", l.path, err)
-			}
-			if l.Version != 1 {
-				return nil, fmt.Errorf("pixsim: %s: unknown ledger version %d", l.path, l.Version)
-			}
+		found, err := atomicfile.ReadJSON(l.path, l)
+		if err != nil {
+			return nil, fmt.Errorf("pixsim: the ledger: %w", err)
+		}
+		if found && l.Version != 1 {
+			return nil, fmt.Errorf("pixsim: %s: unknown ledger version %d", l.path, l.Version)
 		}
 	}
 	l.byTxID = map[string]*charge{}

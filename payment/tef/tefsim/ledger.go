@@ -38,18 +38,12 @@ func loadLedger(dir string) (*ledger, error) {
 			return nil, fmt.Errorf("tefsim: ledger directory: %w", err)
 		}
 		l.path = filepath.Join(dir, ledgerFile)
-		data, err := os.ReadFile(l.path)
-		switch {
-		case errors.Is(err, os.ErrNotExist):
-		case err != nil:
-			return nil, fmt.Errorf("tefsim: %w", err)
-		default:
-			if err := json.Unmarshal(data, l); err != nil {
-				return nil, fmt.Errorf("tefsim: %s is not a ledger: %w", l.path, err)
-			}
-			if l.Version != 1 {
-				return nil, fmt.Errorf("tefsim: %s: unknown ledger version %d", l.path, l.Version)
-			}
+		found, err := atomicfile.ReadJSON(l.path, l)
+		if err != nil {
+			return nil, fmt.Errorf("tefsim: the ledger: %w", err)
+		}
+		if found && l.Version != 1 {
+			return nil, fmt.Errorf("tefsim: %s: unknown ledger version %d", l.path, l.Version)
 		}
 	}
 	l.nsus = map[string]bool{}
