@@ -1,6 +1,7 @@
 package payment
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -139,23 +140,79 @@ func (s *Service) cardFlow(id string, n int) error {
 }
 
 // keepUnconfirmable handles a sale the manager confirmed by itself (729-000 = 1) whose ticket
-// did not print: NCN cannot undo it, the money is taken, so the session is paid and its ticket
-// printed as soon as the printer can: here, or in the background (start-up recovery, which
-// must go on with the other attempts).
+// did not print, or whose answer came back after the kiosk had given up on it: NCN cannot undo
+// it, the money is taken. When the session can still take it (the amount is the purchase's and
+// the session waits on this attempt, or is open with it as its latest), the session is paid and
+// its ticket printed as soon as the printer can: here, or in the background (start-up recovery,
+// which must go on with the other attempts). Otherwise (another amount, or the purchase was
+// paid another way, cancelled or expired) nothing may be printed for it: the attempt records the
+// sale as standing, the customer is told it will be given back, and an operator cancels it at
+// the manager (tef.cancel_needed, listed by PendingCards).
 func (s *Service) keepUnconfirmable(id string, n int, background bool) error {
-	if err := s.settle(id, n, decideConfirm, nil); err != nil {
-		return err
-	}
-	_, err := s.update(id, func(_ *journal.Tx, sess *Session) error {
+	keep := false
+	var reason string
+	_, err := s.update(id, func(tx *journal.Tx, sess *Session) error {
 		a := sess.Attempt(n)
-		if !sess.waitingOn(n) {
-			return nil
+		if a.State != AttemptApproved && a.State != AttemptUnknown {
+			return errSkip
 		}
-		sess.PaidAt = a.Card.ApprovedAt
-		return sess.setState(StatePaid)
+		if a.State == AttemptUnknown {
+			if err := tx.Delete(bucketCardUnknown, unknownKey(sess.ID, n)); err != nil {
+				return err
+			}
+		}
+		a.UpdatedAt = s.now()
+		current := sess.waitingOn(n) || (sess.State == StateOpen && sess.Current().N == n)
+		charged := a.Card.Charged
+		if charged == 0 {
+			charged = a.Amount
+		}
+		switch {
+		case charged != a.Amount:
+			reason = fmt.Sprintf("o valor aprovado (%s) difere do valor da compra (%s)", charged, a.Amount)
+		case !current:
+			reason = fmt.Sprintf("a compra já estava %s", stateText(sess.State))
+		default:
+			keep = true
+			a.Message, a.Problem = "Pagamento aprovado. Retire seu ticket.", nil
+			if err := a.setState(sess.ID, AttemptConfirmed); err != nil {
+				return err
+			}
+			if sess.State == StateOpen {
+				if err := sess.setState(StatePaying); err != nil {
+					return err
+				}
+			}
+			sess.PaidAt, sess.Problem = a.Card.ApprovedAt, nil
+			return sess.setState(StatePaid)
+		}
+		msg := fmt.Sprintf("A transação rede %s, NSU %s, valor %s foi confirmada pelo TEF, mas não pôde ser usada nesta compra: %s. "+
+			"O valor será estornado no cartão pelo atendimento; procure o atendente.", a.Card.Network, a.Card.NSU, charged, reason)
+		a.Message, a.Problem = msg, &Problem{Code: codeCancelNeeded, Message: msg}
+		if err := a.setState(sess.ID, AttemptConfirmed); err != nil {
+			return err
+		}
+		if sess.waitingOn(n) {
+			sess.Problem = a.Problem
+			return sess.setState(StateOpen)
+		}
+		if sess.State == StateOpen && sess.Current().N == n {
+			sess.Problem = a.Problem
+		}
+		return nil
 	})
+	if errors.Is(err, errSkip) {
+		return nil
+	}
 	if err != nil {
 		return err
+	}
+	if !keep {
+		s.log.Error("TEF: a sale the manager confirmed by itself cannot be used for its purchase: an operator must cancel it at the manager",
+			"session", id, "attempt", n, "reason", reason)
+		s.note(id, codeCancelNeeded, "Transação confirmada pelo próprio TEF que não pôde ser usada ("+reason+"): cancele-a no gerenciador "+
+			"(totemd tef cancel) e encerre com totemd tef pending --action close.")
+		return nil
 	}
 	s.note(id, "tef.kept", "Transação confirmada pelo próprio TEF (sem confirmação): mantida; o ticket sai assim que a impressora puder.")
 	if !background {
@@ -167,6 +224,32 @@ func (s *Service) keepUnconfirmable(id string, n int, background bool) error {
 		}
 	})
 	return nil
+}
+
+// codeCancelNeeded marks a card sale that stands at the manager (it confirmed it by itself) but
+// could not be used for its purchase: an operator cancels it.
+const codeCancelNeeded = "tef.cancel_needed"
+
+// selfConfirmed reports whether attempt a holds a sale the manager confirmed by itself
+// (729-000 = 1): known (approved, or unknown with its transaction learned) and needing no CNF.
+func selfConfirmed(a *Attempt) bool {
+	return a.Card != nil && !a.Card.NeedsConfirm &&
+		(a.State == AttemptApproved || (a.State == AttemptUnknown && a.Card.NSU != ""))
+}
+
+// stateText is a session state for a person.
+func stateText(st State) string {
+	switch st {
+	case StatePaid, StateFulfilled:
+		return "paga de outra forma"
+	case StateCancelled:
+		return "cancelada"
+	case StateExpired:
+		return "encerrada por tempo"
+	case StatePaidLate, StateRefunded:
+		return "encerrada"
+	}
+	return "em outra tentativa de pagamento"
 }
 
 // cardSale sends the CRT. A refusal because another transaction is pending resolves that one
@@ -421,11 +504,14 @@ func (s *Service) settle(id string, n int, decision string, cause error) error {
 	if a == nil || a.Card == nil || (a.State != AttemptApproved && a.State != AttemptUnknown) {
 		return nil
 	}
-	if a.State == AttemptApproved && !a.Card.NeedsConfirm {
+	switch {
+	case selfConfirmed(a) && decision == decideUndo:
 		// 729-000 = 1: the manager needs no CNF or NCN. A sale it confirmed by itself cannot
 		// be undone by NCN: it stands, and only a cancellation (CNC) gives the money back.
-		decision = decideConfirm
-	} else {
+		return s.keepUnconfirmable(id, n, true)
+	case selfConfirmed(a):
+		// Confirming one (its ticket printed): nothing to send; recorded below.
+	default:
 		res := CardResult{Approved: true, Amount: a.Amount, Data: *a.Card}
 		if decision, err = s.sendDecision(res, decision, id, n); err != nil {
 			return err
@@ -527,8 +613,12 @@ type cardRef struct {
 	a  Attempt
 }
 
-// findCard returns the attempt whose transaction is network + NSU, if any.
-func (s *Service) findCard(network, nsu string) (*cardRef, error) {
+// findCard returns the attempt whose transaction is the one the manager names (pend: network,
+// NSU, finalização, amount), if any. NSUs repeat (six digits wrap), so a finalização or an
+// amount that differs means another transaction.
+func (s *Service) findCard(pend CardResult) (*cardRef, error) {
+	network, nsu := pend.Data.Network, pend.Data.NSU
+	fin := pend.Data.Ref[refFinalizacao]
 	var found *cardRef
 	err := s.store.View(func(tx *journal.Tx) error {
 		return tx.ForEachReverse(journal.BucketSessions, func(k string, v []byte) error {
@@ -537,10 +627,17 @@ func (s *Service) findCard(network, nsu string) (*cardRef, error) {
 				return fmt.Errorf("session %s: %w", k, err)
 			}
 			for _, a := range sess.Attempts {
-				if a.Card != nil && a.Card.NSU == nsu && a.Card.Network == network && nsu != "" {
-					found = &cardRef{sess.ID, a.N, a}
-					return journal.Stop
+				if a.Card == nil || nsu == "" || a.Card.NSU != nsu || a.Card.Network != network {
+					continue
 				}
+				if f := a.Card.Ref[refFinalizacao]; f != "" && fin != "" && f != fin {
+					continue
+				}
+				if charged := cmp.Or(a.Card.Charged, a.Amount); pend.Amount != 0 && charged != pend.Amount {
+					continue
+				}
+				found = &cardRef{sess.ID, a.N, a}
+				return journal.Stop
 			}
 			return nil
 		})
@@ -586,7 +683,13 @@ func (s *Service) unknownCards() ([]cardRef, error) {
 // customer got a verified ticket (the policy: the service was paid for), NCN otherwise. An
 // unknown transaction is taken for the oldest card attempt whose answer was lost.
 func (s *Service) settlePending(res CardResult) error {
-	ref, err := s.findCard(res.Data.Network, res.Data.NSU)
+	pend := CardResult{Approved: true, Amount: res.Amount, Data: res.Data}
+	if pend.Amount == 0 {
+		if cents, err := parseCents(res.Data.Ref[refAmount]); err == nil {
+			pend.Amount = cents
+		}
+	}
+	ref, err := s.findCard(pend)
 	if err != nil {
 		return err
 	}
@@ -605,12 +708,6 @@ func (s *Service) settlePending(res CardResult) error {
 	unknown, err := s.unknownCards()
 	if err != nil {
 		return err
-	}
-	pend := CardResult{Approved: true, Amount: res.Amount, Data: res.Data}
-	if pend.Amount == 0 {
-		if cents, err := parseCents(res.Data.Ref[refAmount]); err == nil {
-			pend.Amount = cents
-		}
 	}
 	i := slices.IndexFunc(unknown, func(u cardRef) bool { return pend.Amount == 0 || u.a.Amount == pend.Amount })
 	if i < 0 {
@@ -964,9 +1061,11 @@ type PendingCard struct {
 	Network     string       `json:"network,omitempty"`
 	NSU         string       `json:"nsu,omitempty"`
 	ConfirmSent bool         `json:"confirm_sent,omitempty"`
+	Problem     string       `json:"problem,omitempty"` // the attempt's problem code (tef.cancel_needed...)
 	UpdatedAt   time.Time    `json:"updated_at"`
 	// Actions the operator may take: undo (NCN), confirm (CNF, only once the ticket printed),
-	// close (an unknown outcome the manager's report shows was never approved).
+	// close (an unknown outcome the manager's report shows was never approved, or a sale
+	// marked tef.cancel_needed once the operator cancelled it at the manager).
 	Actions []string `json:"actions"`
 }
 
@@ -997,6 +1096,9 @@ func (s *Service) PendingCards(ctx context.Context) ([]PendingCard, error) {
 					p.Actions = []string{"undo"}
 				case a.State == AttemptUnknown:
 					p.Actions = []string{"close"}
+				case a.State == AttemptConfirmed && a.Problem != nil && a.Problem.Code == codeCancelNeeded:
+					p.Actions = []string{"close"} // once an operator cancelled it at the manager
+					p.Problem = codeCancelNeeded
 				default:
 					continue
 				}
@@ -1013,7 +1115,9 @@ func (s *Service) PendingCards(ctx context.Context) ([]PendingCard, error) {
 
 // ResolveCard settles a pending card attempt by hand (the operator, after checking the
 // manager's report): "undo" sends NCN, "confirm" sends CNF for a sale whose ticket printed,
-// "close" ends an unknown outcome the manager shows was never approved.
+// "close" ends an unknown outcome the manager shows was never approved, or records that a
+// sale the manager confirmed by itself but no purchase could use (tef.cancel_needed) was
+// cancelled at the manager.
 func (s *Service) ResolveCard(ctx context.Context, id string, n int, action string) (*Session, error) {
 	if s.card == nil {
 		return nil, Errf(KindUnavailable, "tef.not_configured", "Pagamento com cartão não está configurado neste totem.")
@@ -1052,6 +1156,14 @@ func (s *Service) ResolveCard(ctx context.Context, id string, n int, action stri
 	case "close":
 		_, err = s.update(id, func(tx *journal.Tx, sess *Session) error {
 			a := sess.Attempt(n)
+			if a.State == AttemptConfirmed && a.Problem != nil && a.Problem.Code == codeCancelNeeded {
+				a.Message = fmt.Sprintf("Cancelada pelo operador no TEF (rede %s, NSU %s): valor estornado no cartão.", a.Card.Network, a.Card.NSU)
+				a.Problem, a.UpdatedAt = &Problem{Code: "tef.cancelled", Message: a.Message}, s.now()
+				if sess.Problem != nil && sess.Problem.Code == codeCancelNeeded {
+					sess.Problem = a.Problem
+				}
+				return nil
+			}
 			if a.State != AttemptUnknown {
 				return errSkip
 			}

@@ -85,7 +85,8 @@ type CardTerminal interface {
 	// Undo (NCN) tells the manager the sale must not stand.
 	Undo(ctx context.Context, res CardResult) error
 	// Leftovers returns the answers to sales sent before a crash that were never read (the
-	// file exchange keeps them). The Service calls it once, at start, before anything else.
+	// file exchange keeps them). The Service calls it once, at start, before anything else,
+	// and recovers what it returns even along with an error.
 	Leftovers(ctx context.Context) ([]CardResult, error)
 	// Ready returns nil unless the terminal is known to be down now (an *Error saying why).
 	// It must answer at once.

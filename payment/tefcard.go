@@ -165,17 +165,19 @@ func (t *TEFCard) resolve(ctx context.Context, res CardResult, send func(context
 	return err
 }
 
-// Leftovers reads the answer a crash left unread (file exchange only).
+// Leftovers reads the answer a crash left unread (file exchange only). An answer read is
+// returned even when removing the stale files after it failed (a lock): its file is gone, so
+// this is the only copy of an approval.
 func (t *TEFCard) Leftovers(ctx context.Context) ([]CardResult, error) {
 	m, err := t.c.Leftover(ctx)
-	if err != nil || m == nil {
+	if m == nil {
 		return nil, err
 	}
 	if cmd := strings.ToUpper(strings.TrimSpace(m.Command())); cmd != "CRT" {
 		t.log.Info("TEF: a leftover answer to another operation: dropped", "command", cmd, "status", m.Value(9, 0))
-		return nil, nil
+		return nil, err
 	}
-	return []CardResult{resultOf(m)}, nil
+	return []CardResult{resultOf(m)}, err
 }
 
 // The Ref keys of CardData: what CNF/NCN echo besides network and NSU.

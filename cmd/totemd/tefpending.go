@@ -19,7 +19,7 @@ import (
 func cmdTEFPending(args []string, stdout io.Writer) error {
 	fs, cfgPath, stateDir := cliFlags("tef pending")
 	resolve := fs.String("resolve", "", "SESSION/N: the attempt to resolve by hand (needs --action)")
-	action := fs.String("action", "", "with --resolve: undo (NCN), confirm (CNF, only after its ticket printed) or close (an unknown outcome the manager's report shows was never approved)")
+	action := fs.String("action", "", "with --resolve: undo (NCN), confirm (CNF, only after its ticket printed) or close (an unknown outcome the manager's report shows was never approved, or a tef.cancel_needed sale once cancelled at the manager)")
 	asJSON := fs.Bool("json", false, "print JSON")
 	if err := fs.Parse(args); err != nil {
 		return &exitError{2, err}
@@ -92,7 +92,11 @@ func cmdTEFPending(args []string, stdout io.Writer) error {
 	tw := tabwriter.NewWriter(stdout, 0, 2, 2, ' ', 0)
 	fmt.Fprintln(tw, "SESSION/N\tTICKET\tSTATE\tAMOUNT\tNETWORK\tNSU\tCNF SENT\tUPDATED\tACTIONS")
 	for _, p := range pending {
-		fmt.Fprintf(tw, "%s/%d\t%s\t%s\t%s\t%s\t%s\t%v\t%s\t%s\n", p.SessionID, p.Attempt, orDash(p.Ticket), p.State, p.Amount,
+		state := string(p.State)
+		if p.Problem != "" {
+			state += " (" + p.Problem + ")"
+		}
+		fmt.Fprintf(tw, "%s/%d\t%s\t%s\t%s\t%s\t%s\t%v\t%s\t%s\n", p.SessionID, p.Attempt, orDash(p.Ticket), state, p.Amount,
 			orDash(p.Network), orDash(p.NSU), p.ConfirmSent, p.UpdatedAt.Local().Format("2006-01-02 15:04:05"), orDash(strings.Join(p.Actions, ",")))
 	}
 	return tw.Flush()

@@ -200,7 +200,8 @@ func (c *Client) Cancel(ctx context.Context, x Cancellation) (*Message, error) {
 
 // Leftover reads, on the file exchange, the response a crash left unread in RESP (the answer
 // to a request sent before the process stopped), deletes it with the stale status and request
-// files, and returns it: nil when there is none, or only a cut one (logged). Call it once at
+// files, and returns it: nil when there is none, or only a cut one (logged). A response read
+// is returned with the error of a removal that failed after it was deleted. Call it once at
 // start-up, before any other operation, which would delete it unread. Over TCP there is never
 // a leftover: a dropped connection loses the answer, and the GP keeps the transaction pending.
 func (c *Client) Leftover(ctx context.Context) (*Message, error) {

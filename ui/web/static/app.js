@@ -407,7 +407,7 @@ function screenOf() {
   if (!s) return state.screen;
   const a = current(s);
   switch (s.state) {
-  case "open": return a && a.n > state.ack && FAILED.has(a.state) ? "failed" : "method";
+  case "open": return a && a.n > state.ack && (FAILED.has(a.state) || a.problem?.code === "tef.cancel_needed") ? "failed" : "method";
   case "paying": return a?.method === "pix" ? "pix" : "card";
   case "paid": return "printing";
   case "fulfilled": return "success";
@@ -624,6 +624,7 @@ const screens = {
       undone: "Pagamento desfeito",
       removed: "Cobrança cancelada",
       unknown: "Sem resposta do TEF",
+      confirmed: "Pagamento não utilizado", // tef.cancel_needed: charged, to be given back by staff
     };
     const kind = a.state === "expired" ? "expired" : a.state === "declined" ? "declined" : "failed";
     const msg = a.message || a.problem?.message || s.problem?.message || "";
@@ -637,7 +638,7 @@ const screens = {
         msg ? el("p", { class: "reason", testid: "result-message" }, msg) : null,
         // unknown: the sale may still stand at the TEF manager until it is undone; its message
         // says so, and nothing here may claim that nothing was charged.
-        a.state === "unknown" ? null : el("p", {}, a.state === "undone" ? "A transação foi desfeita. Você pode tentar de novo." : "Nenhum valor foi cobrado."),
+        a.state === "unknown" || a.state === "confirmed" ? null : el("p", {}, a.state === "undone" ? "A transação foi desfeita. Você pode tentar de novo." : "Nenhum valor foi cobrado."),
         notice(),
         el("div", { class: "actions" },
           button(a.method === "pix" ? "Gerar novo QR Code" : "Tentar novamente", () => pay(a.method), { class: "primary big", testid: "retry", disabled: state.busy || !retryOK }),
