@@ -1122,6 +1122,9 @@ func (s *Service) ResolveCard(ctx context.Context, id string, n int, action stri
 	if s.card == nil {
 		return nil, Errf(KindUnavailable, "tef.not_configured", "Pagamento com cartão não está configurado neste totem.")
 	}
+	// Under cardMu from here: what is allowed is judged on the state the action will act on.
+	s.cardMu.Lock()
+	defer s.cardMu.Unlock()
 	sess, err := s.Get(ctx, id)
 	if err != nil {
 		return nil, err
@@ -1141,11 +1144,13 @@ func (s *Service) ResolveCard(ctx context.Context, id string, n int, action stri
 		}
 	}
 	if !slices.Contains(allowed, action) {
+		possible := strings.Join(allowed, ", ")
+		if possible == "" {
+			possible = "nenhuma (nada a resolver)"
+		}
 		return nil, Errf(KindConflict, "tef.action_not_allowed", "Ação %q não se aplica à tentativa %d (estado %s); ações possíveis: %s.",
-			action, n, a.State, strings.Join(allowed, ", "))
+			action, n, a.State, possible)
 	}
-	s.cardMu.Lock()
-	defer s.cardMu.Unlock()
 	switch action {
 	case "undo":
 		err = s.settle(id, n, decideUndo, Errf(KindUnavailable, "operator.undo", "desfeita pelo operador"))

@@ -99,6 +99,9 @@ func TestSelfConfirmedLeftoverAfterPaidAnotherWay(t *testing.T) {
 	if pending, _ := k.svc.PendingCards(context.Background()); len(pending) != 0 {
 		t.Errorf("still pending after close: %+v", pending)
 	}
+	if _, err := k.svc.ResolveCard(context.Background(), s.ID, 1, "close"); err == nil || !strings.Contains(err.Error(), "nenhuma") {
+		t.Errorf("closing it twice: %v", err)
+	}
 }
 
 // The approval a crash left in RESP was deleted unread when removing a stale request file
