@@ -19,6 +19,7 @@ import (
 var tefCatalog = append(slices.Clone(testCatalog),
 	payment.Product{SKU: "perde", Name: "Teste aprovação perdida", PriceCents: 1054, Prefix: "P"},
 	payment.Product{SKU: "semcnf", Name: "Teste sem confirmação", PriceCents: 1055, Prefix: "S"},
+	payment.Product{SKU: "parcial", Name: "Teste aprovação parcial", PriceCents: 1056, Prefix: "Q"},
 )
 
 type tefKiosk struct {
@@ -147,6 +148,9 @@ func TestTEFScenarios(t *testing.T) {
 			wantLedger: tefsim.StatePending},
 		{name: "no confirmation needed ,55", sku: "semcnf", method: payment.MethodCredit,
 			wantState: payment.StateFulfilled, wantAttempt: payment.AttemptConfirmed, wantLedger: tefsim.StateConfirmed},
+		{name: "partial approval, confirmed by the manager ,56", sku: "parcial", method: payment.MethodCredit,
+			wantState: payment.StateOpen, wantAttempt: payment.AttemptConfirmed, wantCode: "tef.cancel_needed",
+			wantLedger: tefsim.StateConfirmed, wantMsg: []string{"R$ 10,55", "estornado"}},
 		{name: "ticket does not print", sku: "consulta", method: payment.MethodCredit, printFail: errJam,
 			wantState: payment.StateOpen, wantAttempt: payment.AttemptUndone, wantCode: "tef.undone",
 			wantLedger: tefsim.StateUndone, wantMsg: []string{"REDE", "R$ 150,00", "Papel enroscado"}},
@@ -181,6 +185,9 @@ func TestTEFScenarios(t *testing.T) {
 					case tt.wantLedger != "" && a.State != payment.AttemptUnknown &&
 						(a.Card.NSU != led[0].NSU || a.Card.Network != led[0].Network):
 						t.Errorf("attempt card %+v is not the manager's sale %+v", a.Card, led[0])
+					}
+					if tt.wantState != payment.StateFulfilled && len(k.printer.Printed()) != 0 {
+						t.Errorf("tickets %+v printed for a session that was not paid", k.printer.Printed())
 					}
 					if tt.wantState == payment.StateFulfilled {
 						tk := k.printer.Printed()

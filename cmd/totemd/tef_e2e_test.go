@@ -35,10 +35,11 @@ const (
 	centsNoStatus  = 1053  // ,53 the GP never answers
 	centsLost      = 1054  // ,54 approved, the answer lost (pending at the GP)
 	centsNoConfirm = 1055  // ,55 approved with 729-000 = 1 (no CNF)
+	centsPartial   = 1056  // ,56 approved for a centavo less, with 729-000 = 1
 	centsNext      = 12000 // the next customer (approved)
 )
 
-var tefPrices = []int64{centsApproved, centsDeclined, centsCancelled, centsNoStatus, centsLost, centsNoConfirm, centsNext}
+var tefPrices = []int64{centsApproved, centsDeclined, centsCancelled, centsNoStatus, centsLost, centsNoConfirm, centsPartial, centsNext}
 
 // tefItem is one item of the TEF tests' catalog.
 func tefItem(cents int64) []payment.Item {
@@ -522,6 +523,34 @@ func TestTEFDaemonScenarios(t *testing.T) {
 			jobs := demoJobs(t, e.d)
 			if len(jobs) != 1 || len(ticketJobs(jobs, s.Ticket, a.Card.NSU)) != 1 || s.TicketPrints != 1 {
 				t.Errorf("printed %d jobs, ticket_prints %d; want the ticket once", len(jobs), s.TicketPrints)
+			}
+		}},
+		{name: "partial approval ,56", cents: centsPartial, method: payment.MethodCredit, check: func(t *testing.T, e *tefEnv, s *payment.Session) {
+			// The GP charged another amount and confirmed it by itself: no ticket, the customer
+			// is told the money goes back, and the operator cancels it at the GP, then closes it.
+			s = waitSession(t, e.d.c, s.ID, "open again", tefSettled)
+			a := s.Current()
+			if s.State != payment.StateOpen || a.State != payment.AttemptConfirmed || a.Problem == nil || a.Problem.Code != "tef.cancel_needed" ||
+				!strings.Contains(a.Message, "R$ 10,55") || !strings.Contains(a.Message, a.Card.NSU) || strings.Contains(a.Message, "Nada foi cobrado") {
+				t.Fatalf("session %s, attempt %s %q; want open, confirmed with tef.cancel_needed", s.State, a.State, a.Message)
+			}
+			l := e.gp.Ledger()
+			if len(l) != 1 || l[0].State != tefsim.StateConfirmed || l[0].AmountCents != centsPartial-1 {
+				t.Errorf("ledger %s; want one sale of %d confirmed", ledgerStates(l), centsPartial-1)
+			}
+			if e.gp.sentToGP("CNF") || e.gp.sentToGP("NCN") {
+				t.Errorf("a CNF or NCN was sent for a sale that needs none:\n%s", e.gp.logs.String())
+			}
+			if jobs := demoJobs(t, e.d); len(jobs) != 0 {
+				t.Errorf("%d jobs printed for a sale of another amount", len(jobs))
+			}
+			out, errOut, code := runCLI(t, "tef", "pending", "--state-dir", e.d.dir)
+			if code != 0 || !strings.Contains(out, "confirmed (tef.cancel_needed)") || !strings.Contains(out, s.ID+"/1") {
+				t.Errorf("totemd tef pending: exit %d\n%s%s", code, out, errOut)
+			}
+			closed, err := e.d.c.TEFResolve(ctxT(t), s.ID, 1, "close")
+			if err != nil || closed.Current().Problem == nil || closed.Current().Problem.Code != "tef.cancelled" {
+				t.Errorf("closing it: %v %+v", err, closed)
 			}
 		}},
 		{name: "printer out of paper", cents: centsApproved, method: payment.MethodCredit, pinpad: time.Second,

@@ -271,8 +271,13 @@ func (s *Sim) runSale(ctx context.Context, req *tef.Message, id string, amount i
 		log.Info("tefsim: scenario ,52: cancelled on the PIN pad", "amount", amount)
 		return refusal(req, id, CodeCancelled, "OPERACAO CANCELADA", "OPERACAO CANCELADA PELO CLIENTE"), false, Tx{}
 	}
-	confirm := amount%100 != 55
-	tx, err := s.approve(req, id, amount, confirm)
+	confirm := amount%100 != 55 && amount%100 != 56
+	charged := amount
+	if amount%100 == 56 {
+		charged-- // a partial approval (a voucher's balance, say): one centavo less than asked
+		log.Info("tefsim: scenario ,56: approved for another amount, confirmed by the GP itself", "asked", amount, "charged", charged)
+	}
+	tx, err := s.approve(req, id, charged, confirm)
 	if err != nil && tx.NSU == "" {
 		log.Error("tefsim: recording the approval", "err", err)
 		return refusal(req, id, CodeInvalid, "ERRO NO GERENCIADOR", "TRANSACAO NAO REALIZADA"), false, Tx{}

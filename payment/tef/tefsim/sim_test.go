@@ -144,6 +144,14 @@ func TestScenarios(t *testing.T) {
 				t.Error("a ,55 sale is pending")
 			}
 		}},
+		{",56 partial approval, no confirmation", func(t *testing.T, s *tefsim.Sim, a automation, _ string) {
+			resp := exchange(t, a, crt("82", 1056))
+			wantApproved(t, resp, "82", 1055, "10", "1")
+			wantLedger(t, s, tefsim.StateConfirmed)
+			if l := s.Ledger(); len(l) != 1 || l[0].AmountCents != 1055 {
+				t.Errorf("ledger %+v; want 1055 centavos charged", l)
+			}
+		}},
 		{"sale without an amount", func(t *testing.T, s *tefsim.Sim, a automation, _ string) {
 			resp := exchange(t, a, request("000-000", "CRT", "001-000", "91"))
 			field(t, resp, 9, tefsim.CodeInvalid)

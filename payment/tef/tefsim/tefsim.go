@@ -31,6 +31,9 @@
 //	     tcp the connection is closed instead; on files IntPos.001 is left truncated (about
 //	     half of the approved response, cut mid-line, no 999-999 trailer)
 //	,55  approved with 729-000 = 1 (no confirmation needed): recorded as confirmed at once
+//	,56  like ,55, but approved for one centavo less than asked (003-000 of the response): a
+//	     partial approval the GP confirmed by itself, which the automation must not take for
+//	     the purchase (an extension of the spec's list)
 //	else approved after Options.PINPadDelay, 729-000 = 2: pending until CNF or NCN
 //
 // A pending transaction (approved, neither confirmed nor undone) blocks new sales and

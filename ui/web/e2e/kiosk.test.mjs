@@ -206,6 +206,40 @@ test("card answer lost (,54): no claim that nothing was charged; the next card s
   });
 });
 
+test("card partial approval (,56): not used, the customer told the money goes back; staff closes it", { timeout: 60000 }, async () => {
+  await kiosk("card-partial", {}, async ({ page, daemon }) => {
+    await choose(page, "TESTE-PARCIAL");
+    await checkout(page);
+    const jobs = await daemon.jobs();
+    await id(page, "pay-credit").click();
+    const result = page.locator('[data-testid="result-error"]');
+    await result.waitFor();
+    const text = await result.innerText();
+    assert.match(text, /Pagamento não utilizado/);
+    assert.match(text, /estornado/);
+    assert.match(text, /R\$\s?10,55/);
+    assert.doesNotMatch(text, /Nenhum valor foi cobrado/, "the money was taken: never claim otherwise");
+    await shot(page, "card-partial", { screen: "failed" });
+    const sid = await sessionId(page);
+    const s = await daemon.session(sid);
+    assert.equal(s.state, "open");
+    assert.equal(s.attempts[0].state, "confirmed");
+    assert.equal(s.attempts[0].problem.code, "tef.cancel_needed");
+    assert.equal(await daemon.jobs(), jobs, "no ticket for a sale of another amount");
+    const pending = await daemon.api("GET", "/api/v1/tef/pending");
+    assert.deepEqual(pending.pending.map((p) => [p.session_id, p.problem, p.actions.join()]), [[sid, "tef.cancel_needed", "close"]]);
+    // The customer pays another way.
+    await id(page, "other-method").click();
+    await id(page, "pay-pix").click();
+    await id(page, "pix-qr").waitFor();
+    await id(page, "demo-pay").click();
+    await id(page, "result-success").waitFor();
+    // Staff cancelled the sale at the TEF manager and closes it.
+    const closed = await daemon.api("POST", `/api/v1/tef/pending/${sid}/1`, { action: "close" });
+    assert.equal(closed.attempts[0].problem.code, "tef.cancelled");
+  });
+});
+
 test("printer out of paper: banner, methods disabled, payment refused, nothing charged; refilled: paid", { timeout: 60000 }, async () => {
   await kiosk("paper-out", {}, async ({ page, daemon }) => {
     await id(page, "attract").waitFor();
