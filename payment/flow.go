@@ -194,7 +194,9 @@ func (s *Service) pixFlow(id string, n int, wake <-chan struct{}) error {
 				return err
 			}
 		}
-		if abandoned && now.After(a.Pix.ExpiresAt.Add(s.cfg.LateWatch)) {
+		if abandoned && err == nil && now.After(a.Pix.ExpiresAt.Add(s.cfg.LateWatch)) {
+			// Given up only on the PSP's word that the charge is unpaid: while its status
+			// cannot be read, money may be there, and the watch goes on.
 			return s.pixGone(id, n, true)
 		}
 		if st.RetryAfter > wait {

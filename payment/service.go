@@ -401,7 +401,9 @@ func (s *Service) Cancel(ctx context.Context, id string) (*Session, error) {
 		return nil, err
 	}
 	removed := false // the PSP shows the charge removed: nothing can land on it any more
+	removedN := 0    // of this attempt (a later one may have started meanwhile)
 	if a := sess.Current(); sess.State == StatePaying && a != nil {
+		removedN = a.N
 		if a.Method.Card() {
 			return nil, Errf(KindConflict, "session.card_in_progress", "Pagamento com cartão em andamento: cancele no PIN pad.")
 		}
@@ -426,7 +428,7 @@ func (s *Service) Cancel(ctx context.Context, id string) (*Session, error) {
 			return alreadyErr(sess, err)
 		}
 		sess.Problem = &Problem{Code: "session.cancelled", Message: "Compra cancelada."}
-		if a := sess.Current(); a != nil && a.State == AttemptActive && removed {
+		if a := sess.Attempt(removedN); a != nil && a.State == AttemptActive && removed {
 			a.UpdatedAt = s.now()
 			return a.setState(sess.ID, AttemptRemoved)
 		}
