@@ -188,18 +188,7 @@ func (s *Service) keepUnconfirmable(id string, n int, background bool) error {
 		}
 		msg := fmt.Sprintf("A transação rede %s, NSU %s, valor %s foi confirmada pelo TEF, mas não pôde ser usada nesta compra: %s. "+
 			"O valor será estornado no cartão pelo atendimento; procure o atendente.", a.Card.Network, a.Card.NSU, charged, reason)
-		a.Message, a.Problem = msg, &Problem{Code: codeCancelNeeded, Message: msg}
-		if err := a.setState(sess.ID, AttemptConfirmed); err != nil {
-			return err
-		}
-		if sess.waitingOn(n) {
-			sess.Problem = a.Problem
-			return sess.setState(StateOpen)
-		}
-		if sess.State == StateOpen && sess.Current().N == n {
-			sess.Problem = a.Problem
-		}
-		return nil
+		return endAttempt(sess, n, AttemptConfirmed, &Problem{Code: codeCancelNeeded, Message: msg})
 	})
 	if errors.Is(err, errSkip) {
 		return nil
@@ -295,17 +284,7 @@ func (s *Service) recordSale(id string, n int, res CardResult, serr error) (*Ses
 			return errSkip
 		}
 		a.UpdatedAt = s.now()
-		reopen := func(p *Problem, to AttemptState) error {
-			a.Message, a.Problem = p.Message, p
-			if err := a.setState(sess.ID, to); err != nil {
-				return err
-			}
-			if sess.waitingOn(n) {
-				sess.Problem = p
-				return sess.setState(StateOpen)
-			}
-			return nil
-		}
+		reopen := func(p *Problem, to AttemptState) error { return endAttempt(sess, n, to, p) }
 		switch {
 		case errors.Is(serr, ErrCardOutcomeUnknown):
 			s.log.Error("card sale without an answer: outcome unknown until the TEF manager resolves it", "session", id, "attempt", n, "err", serr)
@@ -337,6 +316,25 @@ func (s *Service) recordSale(id string, n int, res CardResult, serr error) (*Ses
 		a.Message = "Transação aprovada. Imprimindo o ticket..."
 		return a.setState(sess.ID, AttemptApproved)
 	})
+}
+
+// endAttempt moves card attempt n to state to with problem p, which the customer is told: a
+// session waiting on n reopens, and one open with n as its latest attempt shows p (an outcome
+// settled after the customer was given the kiosk back).
+func endAttempt(sess *Session, n int, to AttemptState, p *Problem) error {
+	a := sess.Attempt(n)
+	a.Message, a.Problem = p.Message, p
+	if err := a.setState(sess.ID, to); err != nil {
+		return err
+	}
+	if sess.waitingOn(n) {
+		sess.Problem = p
+		return sess.setState(StateOpen)
+	}
+	if sess.State == StateOpen && sess.Current().N == n {
+		sess.Problem = p
+	}
+	return nil
 }
 
 func unknownProblem() *Problem {
@@ -538,18 +536,7 @@ func (s *Service) settle(id string, n int, decision string, cause error) error {
 		}
 		msg := fmt.Sprintf("Transação cancelada: rede %s, NSU %s, valor %s. Motivo: %s. Nada foi cobrado.",
 			a.Card.Network, a.Card.NSU, a.Amount, reason)
-		a.Message, a.Problem = msg, &Problem{Code: "tef.undone", Message: msg}
-		if err := a.setState(sess.ID, AttemptUndone); err != nil {
-			return err
-		}
-		if sess.waitingOn(n) {
-			sess.Problem = a.Problem
-			return sess.setState(StateOpen)
-		}
-		if sess.State == StateOpen && sess.Current().N == n {
-			sess.Problem = a.Problem // an unknown outcome settled: the customer reads what happened
-		}
-		return nil
+		return endAttempt(sess, n, AttemptUndone, &Problem{Code: "tef.undone", Message: msg})
 	})
 	if errors.Is(err, errSkip) {
 		return nil
