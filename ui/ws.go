@@ -125,10 +125,12 @@ func (s *Server) serveWS(w http.ResponseWriter, r *http.Request) {
 		wc.cancel()
 		return
 	}
+	// Counted before Shutdown can see the conn (it takes s.mu too): its wait must never run
+	// ahead of this Add.
+	wc.wg.Add(2)
 	s.conns[wc] = struct{}{}
 	s.mu.Unlock()
 	s.metrics.wsClients.Add(1)
-	wc.wg.Add(2)
 	go wc.reader()
 	go wc.writer()
 	go func() {
